@@ -1,0 +1,13 @@
+import type { Config } from '../src/config/schema.js'
+import type { Logger } from '../src/logger.js'
+import { ClientPeer } from '../src/client/client-peer.js'
+import { announceReady, runUntilSignal } from '../src/cli/lifecycle.js'
+
+/** `bt-ps client`: one client peer. */
+export async function main (config: Config, log: Logger): Promise<void> {
+  const client = new ClientPeer({ log: log.child({ component: 'client', client: config.client.id !== '' ? config.client.id : undefined }) }, config)
+  const stopping = runUntilSignal(log, async () => { await client.stop() })
+  await client.start()
+  announceReady({ role: 'client', clientId: client.clientId, partition: client.partitionIndex, backend: client.backend?.name })
+  await stopping
+}

@@ -1,0 +1,30 @@
+import { BtpsError, errorMessage } from '../errors.js'
+import type { StatusView } from '../server/admin-api.js'
+
+/** The CLI's side of the server's admin HTTP API. */
+export class AdminClient {
+  readonly base: string
+  constructor (url: string) {
+    this.base = url.replace(/\/+$/, '')
+  }
+
+  private async call (path: string, init?: RequestInit): Promise<unknown> {
+    let res: Response
+    try {
+      res = await fetch(this.base + path, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) })
+    } catch (err) {
+      throw new BtpsError('SERVER_UNREACHABLE', `cannot reach the server's admin API at ${this.base}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`)
+    }
+    const body = await res.json().catch(() => ({})) as { error?: string }
+    if (!res.ok) throw new BtpsError('SERVER_ERROR', `${this.base}${path}: HTTP ${res.status}: ${body.error ?? 'no reason given'}`)
+    return body
+  }
+
+  async status (): Promise<StatusView> {
+    return await this.call('/api/status') as StatusView
+  }
+
+  async startRounds (count: number): Promise<{ first: number, last: number }> {
+    return await this.call('/api/rounds', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count }) }) as { first: number, last: number }
+  }
+}

@@ -1,0 +1,35 @@
+export const HELP = `bt-ps — federated training with BitTorrent-style model distribution
+
+Usage: bt-ps <command> [flags]
+
+  up        local cluster (tracker + server + N clients on 127.0.0.1) running a short job
+  tracker   the BitTorrent tracker (HTTP + UDP announce on one port, /stats)
+  server    the server peer (global model, rounds, aggregation, admin API)
+  client    one client peer
+  round     trigger rounds on a running server: --server URL [--rounds N] [--wait]
+  status    logged-in clients, current round, last results: --server URL [--json]
+  logs      logs export --format csv [--runs DIR] [--out FILE]
+
+Every role takes --config FILE (YAML); BTPS_<SECTION>_<KEY> env vars override the file and
+flags override both; any field can be set as --section.key VALUE (e.g. --job.local_epochs 2).
+Run bt-ps <command> --help for its flags.
+`
+
+const JOB = `  --model mlp|cnn  --hidden-units N  --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps
+  --aggregation fedavg|fedprox  --mu X  --local-epochs N  --batch-size N  --lr X
+  --test-interval N  --round-timeout S  --partition iid|dirichlet  --alpha X  --seed N
+  --config FILE  --log-level debug|info|warn|error`
+
+const COMMANDS: Record<string, string> = {
+  up: `bt-ps up [--clients N] [--rounds R] [--config FILE] [--log-dir DIR] [job flags]\n  Starts tracker, server and N clients as processes on 127.0.0.1, runs R rounds, prints a table. Ctrl-C stops all.\n${JOB}\n`,
+  tracker: 'bt-ps tracker [--host H] [--port P] [--announce-interval S] [--config FILE]\n',
+  server: `bt-ps server [--tracker URL] [--host H] [--p2p-port P] [--admin-host H] [--admin-port P] [--runs-dir D]\n             [--checkpoint-dir D] [--backend B] [--start-rounds N] [job flags]\n${JOB}\n`,
+  client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener.\n${JOB}\n`,
+  round: 'bt-ps round --server URL [--rounds N] [--wait]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080\n',
+  status: 'bt-ps status --server URL [--json]\n',
+  logs: 'bt-ps logs export --format csv [--runs DIR] [--out FILE]\n  Writes every TensorBoard scalar under DIR (default runs) as CSV: run,step,wall_time,<tags>.\n'
+}
+
+export function commandHelp (command: string): string {
+  return COMMANDS[command] ?? HELP
+}

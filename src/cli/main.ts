@@ -1,0 +1,71 @@
+import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
+import { createLogger } from '../logger.js'
+import { loadConfig } from '../config/load.js'
+import type { Config } from '../config/schema.js'
+import { JOB_FLAGS, configFlags, parseArgs } from './args.js'
+import type { ParsedArgs } from './args.js'
+import { HELP, commandHelp } from './help.js'
+import { roundCommand, statusCommand } from './round.js'
+import { upCommand } from './up.js'
+import { logsCommand } from './logs.js'
+
+const ROLE_FLAGS: Record<string, Record<string, string>> = {
+  tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
+  server: { ...JOB_FLAGS, tracker: 'tracker.url', host: 'server.host', 'p2p-port': 'server.p2p_port', 'admin-host': 'server.admin_host', 'admin-port': 'server.admin_port', 'runs-dir': 'server.runs_dir', 'checkpoint-dir': 'server.checkpoint_dir', backend: 'server.backend' },
+  client: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', id: 'client.id', host: 'client.host', backend: 'client.backend' }
+}
+
+async function roleConfig (args: ParsedArgs, command: string, own: string[] = []): Promise<{ config: Config, rest: Map<string, string | true> }> {
+  const { config: flags, rest } = configFlags(args, ROLE_FLAGS[command] ?? JOB_FLAGS, ['config', ...own], command)
+  const file = rest.get('config')
+  const config = await loadConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
+  return { config, rest }
+}
+
+async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedArgs): Promise<number> {
+  const { config, rest } = await roleConfig(args, command, command === 'server' ? ['start-rounds'] : [])
+  const log = createLogger({ level: config.log.level, base: { role: command } })
+  if (command === 'tracker') await (await import('../../tracker/main.js')).main(config, log)
+  else if (command === 'server') {
+    const start = rest.get('start-rounds')
+    const autoRounds = typeof start === 'string' ? Number(start) : undefined
+    if (autoRounds !== undefined && !(Number.isInteger(autoRounds) && autoRounds >= 0)) throw new InvalidInputError('USAGE', '--start-rounds', `expected a whole number, got ${JSON.stringify(start)}`)
+    await (await import('../../peers/server.js')).main(config, log, { autoRounds })
+  } else await (await import('../../peers/client.js')).main(config, log)
+  return 0
+}
+
+/** The `bt-ps` command line. Exit codes: 0 done, 1 failed, 2 bad flags or config, 130 interrupted. */
+export async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    if (command == null || command === '--help' || command === 'help' || command === '-h') { process.stdout.write(HELP); return command == null ? 2 : 0 }
+    const args = parseArgs(rest, ['help', 'wait', 'json', 'no-wait'])
+    if (args.flags.has('help')) { process.stdout.write(commandHelp(command)); return 0 }
+    switch (command) {
+      case 'tracker':
+      case 'server':
+      case 'client':
+        return await runRole(command, args)
+      case 'round':
+        return await roundCommand(args)
+      case 'status':
+        return await statusCommand(args)
+      case 'up': {
+        const { config, rest: own } = await roleConfig(args, 'up', ['log-dir'])
+        return await upCommand(config, { file: args.flags.get('config') as string | undefined, logDir: own.get('log-dir') as string | undefined, flags: args })
+      }
+      case 'logs':
+        return await logsCommand(args)
+      default:
+        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, status, logs)`)
+    }
+  } catch (err) {
+    if (err instanceof InvalidInputError) {
+      process.stderr.write(`bt-ps ${command ?? ''}: invalid ${err.message}\n`)
+      return 2
+    }
+    process.stderr.write(`bt-ps ${command ?? ''}: ${errorMessage(err)}${err instanceof BtpsError ? '' : '\n' + String((err as Error)?.stack ?? '')}\n`)
+    return 1
+  }
+}

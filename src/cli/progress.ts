@@ -1,0 +1,26 @@
+import { sleep } from '../abort.js'
+import type { AdminClient } from './admin-client.js'
+import type { RoundResult } from '../server/round-result.js'
+
+/** Follows rounds first..last on the server, printing a line whenever something changes; returns their results. */
+export async function followRounds (admin: AdminClient, first: number, last: number, print: (line: string) => void, signal?: AbortSignal): Promise<RoundResult[]> {
+  let previous = ''
+  for (;;) {
+    const s = await admin.status()
+    const done = s.results.filter(r => r.round >= first && r.round <= last)
+    let line: string
+    if (s.current != null) {
+      const states = s.clients.filter(c => s.current?.selected.includes(c.clientId)).map(c => c.state)
+      const count = (st: string): number => states.filter(x => x === st).length
+      line = `round ${s.current.round}/${last}: ${s.current.selected.length} selected | downloading ${count('downloading')} training ${count('training')} uploading ${count('uploading')} | updates ${s.current.accepted.length}`
+    } else if (s.state === 'waiting-for-clients') {
+      line = `waiting for clients: ${s.clients.filter(c => c.online).length} online`
+    } else {
+      const r = done.at(-1)
+      line = r != null ? `round ${r.round}/${last} done: acc ${r.testAcc1?.toFixed(4) ?? '-'} loss ${r.testLoss?.toFixed(4) ?? '-'} in ${r.roundS.toFixed(1)} s` : `server ${s.state}`
+    }
+    if (line !== previous) { print(line); previous = line }
+    if (done.length >= last - first + 1) return done
+    await sleep(300, signal)
+  }
+}

@@ -1,0 +1,46 @@
+import { InvalidInputError } from '../errors.js'
+import type { ParsedArgs } from './args.js'
+import { AdminClient } from './admin-client.js'
+import { followRounds } from './progress.js'
+import { resultsTable } from './results-table.js'
+import { renderTable } from './table.js'
+
+function only (args: ParsedArgs, allowed: string[], command: string): void {
+  for (const name of args.flags.keys()) if (!allowed.includes(name)) throw new InvalidInputError('USAGE', `--${name}`, `unknown flag for bt-ps ${command}`)
+  if (args.positional.length > 0) throw new InvalidInputError('USAGE', 'arguments', `bt-ps ${command} takes no arguments, got ${args.positional.join(' ')}`)
+}
+
+function serverUrl (args: ParsedArgs): string {
+  const v = args.flags.get('server') ?? process.env.BTPS_ADMIN_URL
+  if (typeof v !== 'string' || !/^https?:\/\/[^\s/]+/.test(v)) throw new InvalidInputError('USAGE', '--server', `expected the admin API URL (http://host:port), got ${JSON.stringify(v ?? null)}`)
+  return v
+}
+
+/** `bt-ps round`: queue rounds on a running server; with --wait, follow them and print the table. */
+export async function roundCommand (args: ParsedArgs): Promise<number> {
+  only(args, ['server', 'rounds', 'wait'], 'round')
+  const raw = args.flags.get('rounds') ?? '1'
+  const rounds = Number(raw)
+  if (typeof raw !== 'string' || !Number.isInteger(rounds) || rounds < 1 || rounds > 10000) throw new InvalidInputError('USAGE', '--rounds', `expected a whole number 1..10000, got ${JSON.stringify(raw)}`)
+  const admin = new AdminClient(serverUrl(args))
+  const { first, last } = await admin.startRounds(rounds)
+  console.log(`queued rounds ${first}..${last} on ${admin.base}`)
+  if (args.flags.get('wait') !== true) return 0
+  const results = await followRounds(admin, first, last, line => { console.log(line) })
+  console.log('\n' + resultsTable(results))
+  return results.every(r => r.status === 'aggregated') ? 0 : 1
+}
+
+/** `bt-ps status`: clients, current round and recent results. */
+export async function statusCommand (args: ParsedArgs): Promise<number> {
+  only(args, ['server', 'json'], 'status')
+  const s = await new AdminClient(serverUrl(args)).status()
+  if (args.flags.get('json') === true) { console.log(JSON.stringify(s, null, 2)); return 0 }
+  console.log(`job ${s.jobId}: model ${s.model}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
+  if (s.current != null) console.log(`round ${s.current.round} open: ${s.current.accepted.length} updates from ${s.current.selected.length} selected (${s.current.selected.join(', ')})`)
+  console.log(`\nclients (${s.clients.filter(c => c.online).length} online):`)
+  console.log(renderTable(['client', 'partition', 'online', 'state', 'backend', 'last seen s'], s.clients.map(c => [c.clientId, c.partition, c.online ? 'yes' : 'no', c.state, c.backend, c.lastSeenS])))
+  if (s.results.length > 0) console.log('\nlast rounds:\n' + resultsTable(s.results.slice(-10)))
+  console.log(`\nTensorBoard: tensorboard --logdir ${s.runDir}`)
+  return 0
+}

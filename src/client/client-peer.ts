@@ -1,0 +1,245 @@
+import type * as TF from '@tensorflow/tfjs'
+import type { Connection, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Config } from '../config/schema.js'
+import { BtpsError, errorMessage, isCode } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { sleep } from '../abort.js'
+import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
+import { parseModel, serializeModel } from '../model/serialize.js'
+import { createControlNode } from '../net/node.js'
+import type { ControlNode } from '../net/node.js'
+import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
+import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
+import type { ClientState, RoundAnnouncement } from '../net/messages.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { SwarmPeer } from '../swarm/swarm-peer.js'
+import { chooseBackend } from '../training/backend.js'
+import type { Backend } from '../training/backend.js'
+import { loadMnist, subset } from '../training/mnist.js'
+import type { Dataset } from '../training/mnist.js'
+import { partition } from '../training/partition.js'
+import { trainLocal } from '../training/trainer.js'
+import { serverAddress } from './server-address.js'
+
+interface Task { round: number, controller: AbortController, done: Promise<void> }
+
+/**
+ * A client peer: logs in to the job's server, and for every round it is selected for downloads the model
+ * (from the swarm, or directly in `ps` mode), trains on its partition, sends its update and seeds meanwhile.
+ */
+export class ClientPeer {
+  readonly clientId: string
+  state: ClientState = 'idle'
+  partitionIndex = -1
+  backend?: Backend
+  private readonly config: Config
+  private readonly log: Logger
+  private node?: ControlNode
+  private swarm?: SwarmPeer
+  private serverPeer?: PeerId
+  private serverHost = '127.0.0.1'
+  private model?: TF.Sequential
+  private data?: Dataset
+  private task?: Task
+  private lastRound = 0
+  private heartbeat?: NodeJS.Timeout
+  private controller = new AbortController()
+  private started = false
+
+  constructor (components: { log: Logger }, config: Config) {
+    this.config = config
+    this.log = components.log
+    this.clientId = config.client.id !== '' ? config.client.id : `client-${process.pid}`
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.controller = new AbortController()
+    const { job, client } = this.config
+    try {
+      this.backend = await chooseBackend(client.backend, job.model, this.log)
+      this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
+      this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }) })
+      await this.swarm.start()
+      const node = await createControlNode({ host: client.host, port: 0 })
+      this.node = node
+      node.services.pubsub.subscribe(roundsTopic(job.id))
+      node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
+      node.addEventListener('peer:disconnect', (evt) => {
+        if (this.serverPeer != null && evt.detail.equals(this.serverPeer) && !this.controller.signal.aborted) {
+          this.log.warn('lost the server; reconnecting')
+          void this.connect().catch((err: unknown) => { if (!this.controller.signal.aborted) this.log.error('reconnect failed', { reason: errorMessage(err) }) })
+        }
+      })
+      await this.connect()
+      this.heartbeat = setInterval(() => { this.publishStatus() }, client.heartbeatS * 1000)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** Dials the server until it answers, then logs in; loads this client's data partition on the first login. */
+  private async connect (): Promise<void> {
+    const node = this.need(this.node)
+    const addr = multiaddr(serverAddress(this.config.client.server))
+    let conn: Connection | undefined
+    for (let attempt = 0; conn == null; attempt++) {
+      try {
+        conn = await node.dial(addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+      } catch (err) {
+        if (this.controller.signal.aborted) throw err
+        if (attempt % 10 === 0) this.log.info('waiting for the server', { addr: addr.toString(), reason: errorMessage(err) })
+        await sleep(Math.min(2000, 200 * (attempt + 1)), this.controller.signal)
+      }
+    }
+    this.serverPeer = conn.remotePeer
+    this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
+    const stream = await conn.newStream(LOGIN_PROTOCOL, { signal: this.controller.signal })
+    const lp = framed(stream)
+    await writeJson(lp, { clientId: this.clientId, backend: this.backend?.name ?? 'unknown' })
+    const res = parseLoginResponse(await readJson(lp, 'login response', this.controller.signal))
+    await stream.close().catch(() => {})
+    if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
+    if (res.jobId !== this.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.config.job.id}`)
+    if (this.data == null || this.partitionIndex !== res.partition) this.loadPartition(res.partition, res.partitions)
+    this.partitionIndex = res.partition
+    this.log.info('logged in', { server: this.serverPeer.toString(), partition: res.partition, samples: this.data?.size, round: res.round })
+    this.publishStatus()
+  }
+
+  private loadPartition (index: number, count: number): void {
+    const { job } = this.config
+    const { train } = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
+    const parts = partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha })
+    this.data = subset(train, parts[index])
+  }
+
+  private need<T> (v: T | undefined): T {
+    if (v == null) throw new BtpsError('NOT_STARTED', 'client is not started')
+    return v
+  }
+
+  private publishStatus (): void {
+    const node = this.node
+    if (node == null) return
+    const hb = { type: 'heartbeat', clientId: this.clientId, state: this.state, round: this.task?.round ?? this.lastRound }
+    node.services.pubsub.publish(statusTopic(this.config.job.id), encodeMessage(hb)).catch(() => {})
+  }
+
+  private setState (state: ClientState): void {
+    this.state = state
+    this.publishStatus()
+  }
+
+  private onGossip (msg: { topic: string, type: string, from?: PeerId, data: Uint8Array }): void {
+    if (msg.topic !== roundsTopic(this.config.job.id)) return
+    // Only the job's server may steer rounds: gossipsub signs messages, `from` is the signer.
+    if (msg.type !== 'signed' || msg.from == null || this.serverPeer == null || !msg.from.equals(this.serverPeer)) return
+    let m
+    try {
+      m = parseRoundMessage(msg.data)
+    } catch (err) {
+      this.log.warn('dropped malformed round message', { reason: errorMessage(err) })
+      return
+    }
+    if (m.jobId !== this.config.job.id) return
+    if (m.type === 'round-end') {
+      if (this.task?.round === m.round) this.task.controller.abort()
+      return
+    }
+    if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
+    this.lastRound = m.round
+    this.task?.controller.abort()
+    const controller = new AbortController()
+    const task: Task = { round: m.round, controller, done: Promise.resolve() }
+    task.done = this.runRound(m, AbortSignal.any([controller.signal, this.controller.signal]))
+      .catch((err: unknown) => {
+        if (isCode(err, 'ABORTED') || controller.signal.aborted) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
+        else this.log.error('round failed', { round: m.round, reason: errorMessage(err) })
+      })
+      .finally(() => { if (this.task === task) { this.task = undefined; this.setState('idle') } })
+    this.task = task
+  }
+
+  private async fetchDirect (ann: RoundAnnouncement, signal: AbortSignal): Promise<Uint8Array> {
+    const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), MODEL_PROTOCOL, { signal })
+    const lp = framed(stream)
+    await writeJson(lp, { jobId: ann.jobId, round: ann.round }, signal)
+    const head = await readJson(lp, 'model response', signal) as { ok?: boolean, reason?: string }
+    if (head?.ok !== true) throw new BtpsError('DOWNLOAD_FAILED', `server: ${String(head?.reason)}`)
+    const bytes = await readBytes(lp, ann.bytes, 'model', signal)
+    await stream.close().catch(() => {})
+    return bytes
+  }
+
+  private async runRound (ann: RoundAnnouncement, signal: AbortSignal): Promise<void> {
+    const { tf, name: backendName } = this.need(this.backend)
+    const model = this.need(this.model)
+    const swarm = this.need(this.swarm)
+    const log = this.log.child({ round: ann.round })
+    this.setState('downloading')
+    const t0 = performance.now()
+    let bytes: Uint8Array
+    let fromServer = ann.bytes
+    let fromPeers = 0
+    if (ann.transfer === 'bt' && ann.magnet != null) {
+      const got = await swarm.download(ann.magnet, { sha256: ann.sha256, serverPeerId: ann.serverPeerId, directPeers: ann.serverPort != null ? [`${this.serverHost}:${ann.serverPort}`] : [], signal })
+      bytes = got.bytes
+      fromServer = got.fromServer
+      fromPeers = got.fromPeers
+    } else {
+      bytes = await this.fetchDirect(ann, signal)
+    }
+    const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(ann.magnet ?? '')?.[1]?.toLowerCase()
+    try {
+      const downloadS = (performance.now() - t0) / 1000
+      const global = parseModel(bytes)
+      if (global.header.round !== ann.round || global.header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${global.header.jobId} round ${global.header.round}`)
+      writeWeights(tf, model, global.tensors)
+      log.info('model received', { transfer: ann.transfer, seconds: downloadS.toFixed(2), fromPeersMB: (fromPeers / 1e6).toFixed(2), fromServerMB: (fromServer / 1e6).toFixed(2) })
+      this.setState('training')
+      const data = this.need(this.data)
+      const result = await trainLocal(tf, this.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: this.config.job.seed + ann.round * 1000 + this.partitionIndex, signal }, global.tensors)
+      log.info('trained', { samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
+      this.setState('uploading')
+      const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
+      const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), UPDATE_PROTOCOL, { signal })
+      const lp = framed(stream)
+      await writeJson(lp, {
+        jobId: ann.jobId,
+        round: ann.round,
+        clientId: this.clientId,
+        samples: result.samples,
+        report: { downloadS, computeS: result.seconds, bytesFromServer: fromServer, bytesFromPeers: fromPeers, bytesUploadedToPeers: infoHash != null ? swarm.uploaded(infoHash) : 0, utility: result.utility, meanLoss: result.meanLoss, backend: backendName }
+      }, signal)
+      // The server answers early (and stops reading) when it refuses the update.
+      const ack = lp.read({ signal }).then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
+      await Promise.race([writeBytes(lp, update, signal), ack.then(() => {})])
+      const answer = await ack
+      await stream.close().catch(() => {})
+      if (answer.accepted) log.info('update accepted')
+      else log.warn('update refused', { reason: answer.reason })
+    } finally {
+      await swarm.remove(infoHash)
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.controller.abort()
+    clearInterval(this.heartbeat)
+    this.task?.controller.abort()
+    await this.task?.done
+    await Promise.resolve(this.node?.stop()).catch(() => {})
+    await this.swarm?.stop().catch(() => {})
+    this.node = undefined
+    this.swarm = undefined
+    this.model?.dispose()
+    this.model = undefined
+  }
+}

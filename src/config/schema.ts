@@ -1,0 +1,84 @@
+/**
+ * The job configuration: one file drives `bt-ps up`, the separate roles and (later) the cluster stack.
+ * Keys are snake_case in files and env vars (BTPS_<SECTION>_<KEY>), camelCase in code.
+ */
+export type FieldSpec =
+  | { type: 'int', default: number, min: number, max: number, help: string }
+  | { type: 'number', default: number, min: number, max: number, help: string }
+  | { type: 'string', default: string, pattern?: RegExp, help: string }
+  | { type: 'enum', default: string, values: readonly string[], help: string }
+
+export const MODELS = ['mlp', 'cnn'] as const
+export const TRANSFERS = ['bt', 'ps'] as const
+export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
+export const PARTITIONS = ['iid', 'dirichlet'] as const
+export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const HOST = /^[A-Za-z0-9.:_-]{1,253}$/
+
+export const SCHEMA = {
+  job: {
+    id: { type: 'string', default: 'mnist', pattern: ID, help: 'job name; names the run directory and the gossip topics' },
+    model: { type: 'enum', default: 'mlp', values: MODELS, help: 'model architecture' },
+    hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
+    dataset: { type: 'enum', default: 'mnist', values: ['mnist'], help: 'training data' },
+    rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
+    clients: { type: 'int', default: 4, min: 1, max: 10000, help: 'clients in the job (= data partitions)' },
+    clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
+    over_commitment: { type: 'number', default: 1.0, min: 1, max: 10, help: 'select ceil(K * this) clients per round' },
+    transfer: { type: 'enum', default: 'bt', values: TRANSFERS, help: 'model distribution: bt (swarm) or ps (direct streams)' },
+    aggregation: { type: 'enum', default: 'fedavg', values: AGGREGATIONS, help: 'fedavg, or fedprox (proximal term mu)' },
+    mu: { type: 'number', default: 0.01, min: 0, max: 100, help: 'FedProx proximal coefficient' },
+    local_epochs: { type: 'int', default: 1, min: 1, max: 1000, help: 'local epochs per round' },
+    batch_size: { type: 'int', default: 32, min: 1, max: 65536, help: 'local batch size' },
+    learning_rate: { type: 'number', default: 0.1, min: 0, max: 100, help: 'local SGD learning rate' },
+    test_interval: { type: 'int', default: 1, min: 1, max: 100000, help: 'evaluate every N rounds' },
+    round_timeout_s: { type: 'number', default: 300, min: 1, max: 86400, help: 'deadline of a round, from its announcement' },
+    partition: { type: 'enum', default: 'iid', values: PARTITIONS, help: 'data split across clients' },
+    alpha: { type: 'number', default: 0.5, min: 0.001, max: 1000, help: 'Dirichlet alpha for non-IID partitions' },
+    seed: { type: 'int', default: 1, min: 0, max: 2 ** 31 - 1, help: 'seed for partitioning, init and selection' },
+    train_samples: { type: 'int', default: 8000, min: 10, max: 10000, help: 'MNIST digits used for training' },
+    test_samples: { type: 'int', default: 2000, min: 10, max: 9990, help: 'MNIST digits held out for evaluation' }
+  },
+  tracker: {
+    host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the tracker listens on' },
+    port: { type: 'int', default: 6969, min: 0, max: 65535, help: 'HTTP and UDP announce port' },
+    announce_interval_s: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'announce interval told to peers' },
+    url: { type: 'string', default: 'udp://127.0.0.1:6969', pattern: /^(udp|http|https):\/\/[^\s]+$/, help: 'announce URL peers use' }
+  },
+  server: {
+    host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address of the libp2p and BitTorrent listeners' },
+    p2p_port: { type: 'int', default: 7000, min: 0, max: 65535, help: 'libp2p TCP port' },
+    admin_host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'admin HTTP API address' },
+    admin_port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'admin HTTP API port' },
+    runs_dir: { type: 'string', default: 'runs', help: 'TensorBoard event files go under <runs_dir>/<job>/<timestamp>/' },
+    checkpoint_dir: { type: 'string', default: 'checkpoints', help: 'global model checkpoint after every round' },
+    backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for evaluation' },
+    upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' }
+  },
+  client: {
+    id: { type: 'string', default: '', help: 'client id (default: client-<pid>)' },
+    server: { type: 'string', default: '/ip4/127.0.0.1/tcp/7000', help: 'server libp2p address (multiaddr or host:port)' },
+    host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the client listens on' },
+    backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },
+    heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' }
+  },
+  log: {
+    level: { type: 'enum', default: 'info', values: LOG_LEVELS, help: 'log level' }
+  }
+} as const satisfies Record<string, Record<string, FieldSpec>>
+
+type Schema = typeof SCHEMA
+type ValueOf<F> = F extends { type: 'int' | 'number' } ? number : F extends { type: 'enum', values: readonly (infer V)[] } ? V : string
+type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S
+
+export type Config = {
+  [S in keyof Schema]: { [K in keyof Schema[S] as Camel<K & string>]: ValueOf<Schema[S][K]> }
+}
+export type JobConfig = Config['job']
+
+export function camel (key: string): string {
+  return key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())
+}

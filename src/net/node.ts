@@ -1,0 +1,30 @@
+import '../polyfill.js'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+
+export type ControlNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+
+/** Gossipsub messages never carry tensors; this caps them. */
+export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024
+
+/** A libp2p node for the control plane: TCP + noise + yamux, identify, gossipsub (signed messages). */
+export async function createControlNode (opts: { host: string, port: number }): Promise<ControlNode> {
+  return await createLibp2p({
+    addresses: { listen: [`/ip4/${opts.host}/tcp/${opts.port}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, maxInboundDataLength: MAX_GOSSIP_BYTES, heartbeatInterval: 500 })
+    }
+  })
+}

@@ -1,0 +1,60 @@
+import type { ClientState } from '../net/messages.js'
+
+export interface ClientEntry {
+  clientId: string
+  peerId: string
+  partition: number
+  backend: string
+  state: ClientState
+  round: number
+  lastSeen: number
+  online: boolean
+}
+
+/** Who has logged in, which data partition each holds, and who is alive enough to be selected. */
+export class ClientRegistry {
+  private readonly clients = new Map<string, ClientEntry>()
+  private readonly partitions: number
+  private readonly staleMs: number
+
+  constructor (opts: { partitions: number, staleMs: number }) {
+    this.partitions = opts.partitions
+    this.staleMs = opts.staleMs
+  }
+
+  /** Registers a login; a returning client id keeps its partition. Returns undefined when every partition is taken. */
+  login (clientId: string, peerId: string, backend: string, now = Date.now()): ClientEntry | undefined {
+    const known = this.clients.get(clientId)
+    if (known != null) {
+      Object.assign(known, { peerId, backend, lastSeen: now, online: true, state: 'idle' })
+      return known
+    }
+    const used = new Set([...this.clients.values()].map(c => c.partition))
+    let partition = 0
+    while (used.has(partition)) partition++
+    if (partition >= this.partitions) return undefined
+    const entry: ClientEntry = { clientId, peerId, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true }
+    this.clients.set(clientId, entry)
+    return entry
+  }
+
+  heartbeat (clientId: string, peerId: string, state: ClientState, round: number, now = Date.now()): boolean {
+    const c = this.clients.get(clientId)
+    if (c == null || c.peerId !== peerId) return false
+    Object.assign(c, { state, round, lastSeen: now, online: true })
+    return true
+  }
+
+  disconnected (peerId: string): void {
+    for (const c of this.clients.values()) if (c.peerId === peerId) c.online = false
+  }
+
+  get (clientId: string): ClientEntry | undefined { return this.clients.get(clientId) }
+
+  /** Clients that can be selected: connected, heard from recently and subscribed (`reachable`). */
+  eligible (reachable: (peerId: string) => boolean, now = Date.now()): ClientEntry[] {
+    return [...this.clients.values()].filter(c => c.online && now - c.lastSeen <= this.staleMs && reachable(c.peerId))
+  }
+
+  list (): ClientEntry[] { return [...this.clients.values()].sort((a, b) => a.partition - b.partition) }
+}

@@ -1,0 +1,349 @@
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import type * as TF from '@tensorflow/tfjs'
+import type { Stream, Connection } from '@libp2p/interface'
+import type { Config } from '../config/schema.js'
+import { selectionSize } from '../config/parse.js'
+import { BtpsError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { sleep } from '../abort.js'
+import { buildModel, modelLayout, readWeights, writeWeights } from '../model/architectures.js'
+import { serializeModel } from '../model/serialize.js'
+import type { NamedTensor } from '../model/serialize.js'
+import { createControlNode } from '../net/node.js'
+import type { ControlNode } from '../net/node.js'
+import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
+import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseUpdateHeader } from '../net/messages.js'
+import type { RoundAnnouncement, RoundEnd } from '../net/messages.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { SwarmPeer } from '../swarm/swarm-peer.js'
+import { RateLimiter } from '../net/rate-limiter.js'
+import { chooseBackend } from '../training/backend.js'
+import type { Backend } from '../training/backend.js'
+import { loadMnist } from '../training/mnist.js'
+import type { Dataset } from '../training/mnist.js'
+import { evaluate } from '../training/trainer.js'
+import { createRng, shuffleInPlace } from '../training/rng.js'
+import { EventWriter } from '../metrics/event-writer.js'
+import { CheckpointStore } from './checkpoint.js'
+import { ClientRegistry } from './client-registry.js'
+import type { RoundResult } from './round-result.js'
+import { UpdateIntake } from './update-intake.js'
+import { roundScalars } from './scalars.js'
+
+export type ServerState = 'stopped' | 'idle' | 'waiting-for-clients' | 'round' | 'stopping'
+
+/**
+ * The server peer: holds the global model, admits clients, runs rounds (announce over gossipsub, distribute by
+ * swarm or direct streams, take the first K updates before the deadline), aggregates, evaluates, checkpoints and logs.
+ */
+export class ParameterServer {
+  state: ServerState = 'stopped'
+  round = 0
+  queued = 0
+  results: RoundResult[] = []
+  backend?: Backend
+  runDir = ''
+  readonly config: Config
+  private readonly log: Logger
+  private node?: ControlNode
+  private swarm?: SwarmPeer
+  private tf?: Backend['tf']
+  private model?: TF.Sequential
+  private weights: NamedTensor[] = []
+  private test?: Dataset
+  private writer?: EventWriter
+  private checkpoints?: CheckpointStore
+  private readonly registry: ClientRegistry
+  private intake?: UpdateIntake
+  private modelBlob?: Uint8Array
+  private announcement?: RoundAnnouncement
+  private psEgressBytes = 0
+  private controller = new AbortController()
+  /** The same upload cap for both transfer modes, so they compare fairly. */
+  private readonly uploadLimiter?: RateLimiter
+  private loop?: Promise<void>
+
+  constructor (components: { log: Logger }, config: Config) {
+    this.config = config
+    this.log = components.log
+    if (config.server.uploadLimitMbit > 0) this.uploadLimiter = new RateLimiter(config.server.uploadLimitMbit * 1e6 / 8)
+    this.registry = new ClientRegistry({ partitions: config.job.clients, staleMs: Math.max(10_000, config.client.heartbeatS * 5000) })
+  }
+
+  get peerId (): string { return this.need(this.node).peerId.toString() }
+  get multiaddrs (): string[] { return this.need(this.node).getMultiaddrs().map(String) }
+  get clients (): ReturnType<ClientRegistry['list']> { return this.registry.list() }
+  get current (): { round: number, selected: string[], accepted: string[], magnet?: string, sha256?: string, deadline?: number } | undefined {
+    const i = this.intake
+    const a = this.announcement
+    return i == null || i.closed ? undefined : { round: i.round, selected: [...i.selected], accepted: [...i.accepted], magnet: a?.magnet, sha256: a?.sha256, deadline: a?.deadline }
+  }
+
+  private need<T> (v: T | undefined): T {
+    if (v == null) throw new BtpsError('NOT_STARTED', 'server is not started')
+    return v
+  }
+
+  async start (): Promise<void> {
+    if (this.state !== 'stopped') return
+    const { job, server } = this.config
+    this.controller = new AbortController()
+    try {
+      this.backend = await chooseBackend(server.backend, job.model, this.log)
+      this.log.info('evaluation backend', { backend: this.backend.name, detail: this.backend.detail })
+      this.tf = this.backend.tf
+      this.model = buildModel(this.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+      this.weights = await readWeights(this.model)
+      this.test = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed }).test
+      this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
+      this.writer = new EventWriter(this.runDir)
+      this.checkpoints = new CheckpointStore(server.checkpointDir, job.id)
+      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), uploadLimit: this.uploadLimiter?.bytesPerSecond })
+      await this.swarm.start()
+      this.node = await createControlNode({ host: server.host, port: server.p2pPort })
+      await this.listen(this.node)
+      this.state = 'idle'
+      this.log.info('server started', { peer: this.peerId, addrs: this.multiaddrs, bittorrentPort: this.swarm.port, runDir: this.runDir })
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  private async listen (node: ControlNode): Promise<void> {
+    const pubsub = node.services.pubsub
+    pubsub.subscribe(roundsTopic(this.config.job.id))
+    pubsub.subscribe(statusTopic(this.config.job.id))
+    pubsub.addEventListener('message', (evt) => {
+      const msg = evt.detail
+      if (msg.topic !== statusTopic(this.config.job.id) || msg.type !== 'signed') return
+      try {
+        const hb = parseHeartbeat(msg.data)
+        if (!this.registry.heartbeat(hb.clientId, msg.from.toString(), hb.state, hb.round)) this.log.debug('heartbeat from unknown client', { client: hb.clientId })
+      } catch (err) {
+        this.log.warn('dropped malformed heartbeat', { peer: msg.from.toString(), reason: errorMessage(err) })
+      }
+    })
+    node.addEventListener('peer:disconnect', (evt) => { this.registry.disconnected(evt.detail.toString()) })
+    const guard = (name: string, fn: (stream: Stream, conn: Connection) => Promise<void>) => async (stream: Stream, conn: Connection): Promise<void> => {
+      try {
+        await fn(stream, conn)
+      } catch (err) {
+        this.log.warn(`${name}: dropped stream`, { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    }
+    await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await this.onLogin(s, c) }))
+    await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await this.onModelRequest(s, c) }))
+    await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await this.onUpdate(s, c) }), { maxInboundStreams: 256 })
+  }
+
+  private async onLogin (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const req = parseLoginRequest(await readJson(lp, 'login', this.controller.signal))
+    const entry = this.registry.login(req.clientId, conn.remotePeer.toString(), req.backend)
+    if (entry == null) {
+      await writeJson(lp, { ok: false, reason: `all ${this.config.job.clients} partitions of job ${this.config.job.id} are taken` })
+    } else {
+      this.log.info('client logged in', { client: req.clientId, partition: entry.partition, backend: req.backend })
+      await writeJson(lp, { ok: true, jobId: this.config.job.id, partition: entry.partition, partitions: this.config.job.clients, round: this.round })
+    }
+    await stream.close()
+  }
+
+  private async onModelRequest (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const req = parseModelRequest(await readJson(lp, 'model request', this.controller.signal))
+    const intake = this.intake
+    const client = this.registry.list().find(c => c.peerId === conn.remotePeer.toString())
+    const blob = this.modelBlob
+    if (intake == null || intake.closed || blob == null || req.round !== intake.round || client == null || !intake.selected.has(client.clientId)) {
+      await writeJson(lp, { ok: false, reason: `no model for round ${req.round} for this peer` })
+    } else {
+      await writeJson(lp, { ok: true, bytes: blob.byteLength })
+      const sent = await writeBytes(lp, blob, this.controller.signal, this.uploadLimiter)
+      this.psEgressBytes += sent
+    }
+    await stream.close()
+  }
+
+  private async onUpdate (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const header = parseUpdateHeader(await readJson(lp, 'update', this.controller.signal))
+    const intake = this.intake
+    const peerOk = this.registry.get(header.clientId)?.peerId === conn.remotePeer.toString()
+    const refusal = intake == null ? 'no round is open' : !peerOk ? `${header.clientId} is not logged in from this peer` : intake.refusal(header)
+    if (intake == null || refusal !== undefined) {
+      this.log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
+      await writeJson(lp, { accepted: false, reason: refusal })
+      await stream.close()
+      return
+    }
+    try {
+      await intake.take(header, async (staging) => await readBytes(lp, intake.maxUpdateBytes, 'update.model', this.controller.signal, staging))
+    } catch (err) {
+      this.log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
+      await writeJson(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
+      await stream.close().catch(() => {})
+      return
+    }
+    this.log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
+    await writeJson(lp, { accepted: true })
+    await stream.close()
+  }
+
+  /** Queues `count` more rounds; they run one after another. Returns the first queued round number. */
+  requestRounds (count: number): number {
+    if (this.state === 'stopped' || this.state === 'stopping') throw new BtpsError('NOT_STARTED', 'server is not running')
+    const first = this.round + this.queued + (this.intake != null && !this.intake.closed ? 1 : 0) + 1
+    this.queued += count
+    this.loop ??= this.runQueue().finally(() => { this.loop = undefined })
+    return first
+  }
+
+  private async runQueue (): Promise<void> {
+    while (this.queued > 0 && !this.controller.signal.aborted) {
+      this.queued--
+      try {
+        await this.runRound()
+      } catch (err) {
+        if (this.controller.signal.aborted) return
+        this.log.error('round failed', { round: this.round + 1, reason: errorMessage(err) })
+        await sleep(1000, this.controller.signal).catch(() => {})
+      } finally {
+        this.state = this.controller.signal.aborted ? this.state : 'idle'
+      }
+    }
+  }
+
+  private reachable (): (peerId: string) => boolean {
+    const subs = new Set(this.need(this.node).services.pubsub.getSubscribers(roundsTopic(this.config.job.id)).map(String))
+    return (peerId) => subs.has(peerId)
+  }
+
+  private async waitForClients (need: number): Promise<ReturnType<ClientRegistry['eligible']>> {
+    this.state = 'waiting-for-clients'
+    let lastLog = 0
+    for (;;) {
+      const eligible = this.registry.eligible(this.reachable())
+      if (eligible.length >= need) return eligible
+      if (Date.now() - lastLog > 5000) {
+        this.log.info('waiting for clients', { have: eligible.length, need })
+        lastLog = Date.now()
+      }
+      await sleep(200, this.controller.signal)
+    }
+  }
+
+  private async runRound (): Promise<void> {
+    const { job } = this.config
+    const signal = this.controller.signal
+    const round = this.round + 1
+    const need = selectionSize(job)
+    const eligible = await this.waitForClients(need)
+    this.state = 'round'
+    const selected = shuffleInPlace(eligible.map(c => c.clientId).sort(), createRng(job.seed * 7919 + round)).slice(0, need)
+    const startedAt = Date.now()
+    const blob = serializeModel({ jobId: job.id, round }, this.weights)
+    const sha256 = createHash('sha256').update(blob).digest('hex')
+    const swarm = this.need(this.swarm)
+    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`) : undefined
+    this.modelBlob = blob
+    this.psEgressBytes = 0
+    const intake = new UpdateIntake({ jobId: job.id, round, selected, k: job.clientsPerRound, layout: modelLayout(this.need(this.model)), modelBytes: blob.byteLength })
+    this.intake = intake
+    const deadline = startedAt + job.roundTimeoutS * 1000
+    const announcement: RoundAnnouncement = {
+      type: 'round', jobId: job.id, round, transfer: job.transfer, bytes: blob.byteLength, sha256, selected, deadline,
+      hyper: { localEpochs: job.localEpochs, batchSize: job.batchSize, learningRate: job.learningRate, mu: job.aggregation === 'fedprox' ? job.mu : 0 },
+      ...(seed != null ? { magnet: seed.magnet, serverPeerId: swarm.peerId, serverPort: swarm.port } : {})
+    }
+    this.announcement = announcement
+    this.log.info('round announced', { round, transfer: job.transfer, selected: selected.join(','), bytes: blob.byteLength, pieces: seed?.pieces, infoHash: seed?.infoHash })
+    const pubsub = this.need(this.node).services.pubsub
+    const publish = async (m: RoundAnnouncement | RoundEnd): Promise<void> => {
+      await pubsub.publish(roundsTopic(job.id), encodeMessage(m)).catch((err: unknown) => { this.log.warn('publish failed', { reason: errorMessage(err) }) })
+    }
+    await publish(announcement)
+    // Re-announce while open: a client that (re)joined after the first announcement still gets the round.
+    const reannounce = setInterval(() => { void publish(announcement) }, 3000)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        intake.filled,
+        new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) }),
+        new Promise<void>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new BtpsError('ABORTED', 'server stopping')) }, { once: true }) })
+      ])
+    } finally {
+      clearInterval(reannounce)
+      clearTimeout(timer)
+      intake.close()
+    }
+    const reason = intake.accepted.length >= job.clientsPerRound ? `${job.clientsPerRound} updates received` : `deadline passed with ${intake.accepted.length} of ${job.clientsPerRound} updates`
+    await publish({ type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason })
+    const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
+    await swarm.remove(seed?.infoHash)
+    this.modelBlob = undefined
+    const result = await this.finishRound(intake, { startedAt, selected, egress, modelBytes: blob.byteLength, reason })
+    this.results.push(result)
+    this.round = round
+    this.need(this.checkpoints).save({ round, tensors: this.weights, results: this.results })
+    this.need(this.writer).scalars(roundScalars(result), round)
+    this.log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
+  }
+
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {
+    const { job } = this.config
+    const reports = [...intake.reports.values()]
+    let aggregationS = intake.aggregationS
+    let status: RoundResult['status'] = 'failed'
+    if (intake.accepted.length > 0) {
+      const t0 = performance.now()
+      this.weights = intake.average.result()
+      writeWeights(this.need(this.tf), this.need(this.model), this.weights)
+      aggregationS += (performance.now() - t0) / 1000
+      status = 'aggregated'
+    }
+    const round = intake.round
+    const evaluation = round % job.testInterval === 0 ? await evaluate(this.need(this.tf), job.model, this.need(this.model), this.need(this.test)) : undefined
+    const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
+    const fromServer = reports.reduce((a, x) => a + x.bytesFromServer, 0)
+    return {
+      round,
+      transfer: job.transfer,
+      selected: r.selected,
+      accepted: [...intake.accepted],
+      status,
+      reason: r.reason,
+      modelBytes: r.modelBytes,
+      distributionS: Math.max(0, ...reports.map(x => x.downloadS)),
+      trainingS: Math.max(0, ...reports.map(x => x.computeS)),
+      aggregationS,
+      roundS: (Date.now() - r.startedAt) / 1000,
+      serverEgressBytes: r.egress,
+      serverIngressBytes: intake.ingressBytes,
+      peerShare: fromPeers + fromServer > 0 ? fromPeers / (fromPeers + fromServer) : 0,
+      testAcc1: evaluation?.acc1,
+      testAcc5: evaluation?.acc5,
+      testLoss: evaluation?.loss,
+      startedAt: r.startedAt,
+      finishedAt: Date.now()
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopping'
+    this.controller.abort()
+    this.intake?.close()
+    await this.loop?.catch(() => {})
+    await Promise.resolve(this.node?.stop()).catch(() => {})
+    await this.swarm?.stop().catch(() => {})
+    this.node = undefined
+    this.swarm = undefined
+    this.model?.dispose()
+    this.model = undefined
+    this.state = 'stopped'
+  }
+}

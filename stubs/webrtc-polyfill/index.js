@@ -1,0 +1,14 @@
+// No WebRTC in bt-ps: webtorrent sees these as absent and uses TCP peers only.
+export const RTCPeerConnection = undefined
+export const RTCSessionDescription = undefined
+export const RTCIceCandidate = undefined
+export const RTCDataChannel = undefined
+export const RTCDataChannelEvent = undefined
+export const RTCPeerConnectionIceEvent = undefined
+export const RTCIceTransport = undefined
+export const RTCSctpTransport = undefined
+export const RTCDtlsTransport = undefined
+export const RTCCertificate = undefined
+export const MediaStream = undefined
+export const MediaStreamTrack = undefined
+export default {}

@@ -1,0 +1,14 @@
+import type { Config } from '../src/config/schema.js'
+import type { Logger } from '../src/logger.js'
+import { TrackerService } from '../src/tracker/tracker-service.js'
+import { announceReady, runUntilSignal } from '../src/cli/lifecycle.js'
+
+/** `bt-ps tracker`: the BitTorrent tracker alone. */
+export async function main (config: Config, log: Logger): Promise<void> {
+  const tracker = new TrackerService({ ...config.tracker, log })
+  await tracker.start()
+  const urls = tracker.announceUrls
+  log.info('tracker listening', { http: urls.http, udp: urls.udp, stats: urls.http.replace('/announce', '/stats'), intervalS: config.tracker.announceIntervalS })
+  announceReady({ role: 'tracker', port: tracker.port, http: urls.http, udp: urls.udp })
+  await runUntilSignal(log, async () => { await tracker.stop() })
+}
