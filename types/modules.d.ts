@@ -75,3 +75,8 @@ declare module 'memory-chunk-store' {
   const MemoryChunkStore: unknown
   export default MemoryChunkStore
 }
+
+declare module 'parse-torrent' {
+  export interface ParsedTorrent { infoHash: string, name?: string, length?: number, pieceLength?: number, lastPieceLength?: number, pieces?: string[], announce?: string[], private?: boolean }
+  export default function parseTorrent (input: Uint8Array | string): Promise<ParsedTorrent>
+}

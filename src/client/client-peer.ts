@@ -191,6 +191,7 @@ export class ClientPeer {
       bytes = got.bytes
       fromServer = got.fromServer
       fromPeers = got.fromPeers
+      if (got.hashFailures > 0) this.log.warn('pieces failed verification and were fetched again', { round: ann.round, pieces: got.hashFailures })
     } else {
       bytes = await this.fetchDirect(ann, signal)
     }

@@ -22,7 +22,8 @@ export class UpdateIntake {
   private readonly layout: TensorEntry[]
   private readonly staging: Uint8Array
   private queue: Promise<void> = Promise.resolve()
-  private readonly full: PromiseWithResolvers<void>
+  private readonly full: Promise<void>
+  private markFull: () => void = () => {}
 
   constructor (init: { jobId: string, round: number, selected: string[], k: number, layout: TensorEntry[], modelBytes: number }) {
     this.jobId = init.jobId
@@ -32,11 +33,11 @@ export class UpdateIntake {
     this.layout = init.layout
     this.average = new RunningAverage(init.layout)
     this.staging = new Uint8Array(init.modelBytes + 64 * 1024)
-    this.full = Promise.withResolvers<void>()
+    this.full = new Promise<void>(resolve => { this.markFull = resolve })
   }
 
   /** Resolves once K updates are in. */
-  get filled (): Promise<void> { return this.full.promise }
+  get filled (): Promise<void> { return this.full }
   get maxUpdateBytes (): number { return this.staging.byteLength }
 
   /** Why this header cannot be taken now, or undefined when it may proceed. */
@@ -78,11 +79,11 @@ export class UpdateIntake {
     this.aggregationS += (performance.now() - t0) / 1000
     this.accepted.push(h.clientId)
     this.reports.set(h.clientId, h.report)
-    if (this.accepted.length >= this.k) this.full.resolve()
+    if (this.accepted.length >= this.k) this.markFull()
   }
 
   close (): void {
     this.closed = true
-    this.full.resolve()
+    this.markFull()
   }
 }

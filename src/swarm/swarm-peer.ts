@@ -6,8 +6,8 @@ import { BtpsError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { choosePieceLength } from './piece-length.js'
 
-export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number }
-export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number }
+export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number, torrentFile: Uint8Array }
+export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number, /** pieces that failed their SHA-1 and were fetched again */ hashFailures: number }
 export interface SwarmPeerInit { announce: string[], log: Logger, port?: number, /** bytes/s, all torrents together */ uploadLimit?: number }
 
 /**
@@ -48,7 +48,7 @@ export class SwarmPeer {
       const t = this.need().seed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name, announce: this.init.announce, pieceLength, store: MemoryChunkStore, createdBy: 'bt-ps' }, resolve)
       t.once('error', reject)
     })
-    return { infoHash: torrent.infoHash, magnet: torrent.magnetURI, pieceLength, pieces: torrent.pieces.length, bytes: bytes.byteLength }
+    return { infoHash: torrent.infoHash, magnet: torrent.magnetURI, pieceLength, pieces: torrent.pieces.length, bytes: bytes.byteLength, torrentFile: torrent.torrentFile }
   }
 
   /**
@@ -59,6 +59,11 @@ export class SwarmPeer {
     const start = performance.now()
     const fromWire = new Map<Wire, number>()
     const torrent = this.need().add(magnet, { announce: this.init.announce, store: MemoryChunkStore, strategy: 'rarest' })
+    let hashFailures = 0
+    torrent.on('warning', (err: unknown) => {
+      if (/failed verification/.test(String(err))) hashFailures++
+      else this.init.log.debug('torrent warning', { err: String(err) })
+    })
     torrent.on('wire', (wire: Wire) => {
       fromWire.set(wire, 0)
       wire.on('download', (n: number) => { fromWire.set(wire, (fromWire.get(wire) ?? 0) + n) })
@@ -84,7 +89,7 @@ export class SwarmPeer {
         if (opts.serverPeerId != null && wire.peerId === opts.serverPeerId) fromServer += n
         else fromPeers += n
       }
-      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers }
+      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, hashFailures }
     } catch (err) {
       await this.remove(torrent.infoHash)
       throw err

@@ -1,0 +1,50 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { UpdateIntake } from '../../../src/server/update-intake.js'
+import { serializeModel, parseModelHeader } from '../../../src/model/serialize.js'
+import type { NamedTensor } from '../../../src/model/serialize.js'
+import type { UpdateHeader } from '../../../src/net/messages.js'
+
+const model = (v: number, round = 3): Uint8Array => serializeModel({ jobId: 'job', round }, [{ name: 'w', shape: [4], dtype: 'float32', data: Float32Array.from([v, v, v, v]) } satisfies NamedTensor])
+const layout = parseModelHeader(model(0)).header.tensors
+const header = (clientId: string, samples = 10, round = 3): UpdateHeader => ({ jobId: 'job', round, clientId, samples, report: { downloadS: 1, computeS: 2, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 1, meanLoss: 1, backend: 'cpu' } })
+const intake = (k = 2): UpdateIntake => new UpdateIntake({ jobId: 'job', round: 3, selected: ['a', 'b', 'c'], k, layout, modelBytes: model(0).byteLength })
+const feed = (bytes: Uint8Array) => async (staging: Uint8Array): Promise<Uint8Array> => { staging.set(bytes); return staging.subarray(0, bytes.byteLength) }
+
+test('takes the first K updates from selected clients and averages them by samples', async () => {
+  const i = intake(2)
+  await i.take(header('a', 10), feed(model(1)))
+  await i.take(header('b', 30), feed(model(5)))
+  assert.equal(i.accepted, ['a', 'b'])
+  assert.is(i.refusal(header('c')), 'round 3 already has 2 updates')
+  await i.filled
+  assert.equal(Array.from(i.average.result()[0].data), [4, 4, 4, 4])
+  assert.is(i.ingressBytes, 2 * model(0).byteLength)
+})
+
+test('refuses unselected clients, duplicates, other rounds and closed rounds, saying why', async () => {
+  const i = intake(3)
+  assert.is(i.refusal(header('z')), 'z was not selected for round 3')
+  assert.is(i.refusal(header('a', 1, 2)), 'round 2 is not the open round 3')
+  await i.take(header('a'), feed(model(1)))
+  assert.is(i.refusal(header('a')), 'a already sent its update')
+  i.close()
+  assert.is(i.refusal(header('b')), 'round 3 is closed')
+})
+
+test('a broken update (NaN, wrong layout, wrong round) is rejected and leaves the aggregate untouched', async () => {
+  const i = intake(2)
+  const nan = model(NaN)
+  let err: unknown
+  try { await i.take(header('a'), feed(nan)) } catch (e) { err = e }
+  assert.match(String(err), /UPDATE_NON_FINITE|is NaN/)
+  try { await i.take(header('b'), feed(serializeModel({ jobId: 'job', round: 3 }, [{ name: 'v', shape: [4], dtype: 'float32', data: new Float32Array(4) }]))) } catch (e) { err = e }
+  assert.match(String(err), /tensors\[0\]\.name/)
+  try { await i.take(header('c'), feed(model(1, 9))) } catch (e) { err = e }
+  assert.match(String(err), /round 9/)
+  assert.is(i.accepted.length, 0)
+  await i.take(header('a'), feed(model(2)))
+  assert.equal(Array.from(i.average.result()[0].data), [2, 2, 2, 2])
+})
+
+test.run()

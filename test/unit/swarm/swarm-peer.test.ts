@@ -1,0 +1,96 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createHash, randomBytes } from 'node:crypto'
+import parseTorrent from 'parse-torrent'
+import WebTorrent from 'webtorrent'
+import MemoryChunkStore from 'memory-chunk-store'
+import { choosePieceLength } from '../../../src/swarm/piece-length.js'
+import { SwarmPeer } from '../../../src/swarm/swarm-peer.js'
+import { TrackerService } from '../../../src/tracker/tracker-service.js'
+import { silentLogger } from '../../../src/logger.js'
+
+test('piece length: a power of two in [64 KiB, 4 MiB], at most ~2048 pieces', () => {
+  assert.is(choosePieceLength(100), 64 * 1024)
+  assert.is(choosePieceLength(128 * 1024 * 1024), 64 * 1024)
+  assert.is(choosePieceLength(128 * 1024 * 1024 + 1), 128 * 1024)
+  assert.is(choosePieceLength(1 << 30), 512 * 1024)
+  assert.is(choosePieceLength(64 * 1024 ** 3), 4 * 1024 * 1024)
+  for (const n of [1e3, 1e6, 3.3e6, 1e8, 1e9, 5e9]) {
+    const p = choosePieceLength(n)
+    assert.is(p & (p - 1), 0)
+    assert.ok(Math.ceil(n / p) <= 2048 || p === 4 * 1024 * 1024)
+  }
+})
+
+test('a seeded model is a standard v1 torrent whose piece hashes are the SHA-1 of each piece', async () => {
+  const peer = new SwarmPeer({ announce: ['udp://127.0.0.1:1'], log: silentLogger() })
+  await peer.start()
+  try {
+    const bytes = randomBytes(300 * 1024 + 17)
+    const seed = await peer.seed(bytes, 'model.btps')
+    const t = await parseTorrent(seed.torrentFile)
+    assert.is(t.infoHash, seed.infoHash)
+    assert.is(t.length, bytes.length)
+    assert.is(t.pieceLength, 64 * 1024)
+    assert.is(t.pieces?.length, 5)
+    t.pieces?.forEach((hash, i) => {
+      assert.is(hash, createHash('sha1').update(bytes.subarray(i * 65536, (i + 1) * 65536)).digest('hex'), `piece ${i}`)
+    })
+    assert.match(seed.magnet, new RegExp(`^magnet:\\?xt=urn:btih:${seed.infoHash}`))
+  } finally {
+    await peer.stop()
+  }
+})
+
+test('two peers and a tracker: the leecher gets the verified bytes; a wrong announced hash is refused', async () => {
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
+  await tracker.start()
+  const seeder = new SwarmPeer({ announce: [tracker.announceUrls.udp], log: silentLogger() })
+  const leecher = new SwarmPeer({ announce: [tracker.announceUrls.http], log: silentLogger() })
+  await seeder.start(); await leecher.start()
+  try {
+    const bytes = randomBytes(1 << 20)
+    const seed = await seeder.seed(bytes, 'm.btps')
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    const got = await leecher.download(seed.magnet, { sha256, serverPeerId: seeder.peerId, signal: AbortSignal.timeout(30_000) })
+    assert.ok(Buffer.from(got.bytes).equals(bytes))
+    assert.is(got.fromServer, bytes.length)
+    assert.is(got.fromPeers, 0)
+    assert.ok(seeder.uploaded(seed.infoHash) >= bytes.length)
+    await leecher.remove(seed.infoHash)
+    let err: unknown
+    try { await leecher.download(seed.magnet, { sha256: '0'.repeat(64), directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) }) } catch (e) { err = e }
+    assert.match(String((err as Error).message), /sha256/)
+  } finally {
+    await leecher.stop(); await seeder.stop(); await tracker.stop()
+  }
+})
+
+test('pieces that fail their hash (a peer serving corrupt data) are fetched again; the model is bit-exact', async () => {
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
+  await tracker.start()
+  const announce = [tracker.announceUrls.udp]
+  const good = new SwarmPeer({ announce, log: silentLogger() })
+  const leecher = new SwarmPeer({ announce, log: silentLogger() })
+  // The rogue is a plain webtorrent peer claiming every piece of the same torrent but holding flipped bytes.
+  const rogue = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, torrentPort: 0 })
+  await good.start(); await leecher.start()
+  try {
+    const bytes = randomBytes(1 << 20)
+    const seed = await good.seed(bytes, 'm.btps')
+    const corrupt = Buffer.from(bytes); for (let i = 0; i < corrupt.length; i += 4096) corrupt[i] ^= 0xff
+    const store = new (MemoryChunkStore as new (n: number, o: { length: number }) => { put: (i: number, b: Buffer, cb: () => void) => void })(seed.pieceLength, { length: bytes.length })
+    for (let i = 0; i < seed.pieces; i++) await new Promise<void>(resolve => { store.put(i, corrupt.subarray(i * seed.pieceLength, (i + 1) * seed.pieceLength), resolve) })
+    await new Promise<void>(resolve => { rogue.add(seed.torrentFile, { announce: [], store: MemoryChunkStore, preloadedStore: store, skipVerify: true } as never, () => { resolve() }) })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const rogueAddr = `127.0.0.1:${rogue.address()?.port ?? 0}`
+    const got = await leecher.download(seed.magnet, { sha256: createHash('sha256').update(bytes).digest('hex'), directPeers: [rogueAddr], signal: AbortSignal.timeout(60_000) })
+    assert.ok(Buffer.from(got.bytes).equals(bytes), 'the downloaded model is bit-exact')
+    assert.ok(got.hashFailures > 0, 'the rogue peer served pieces that failed verification')
+  } finally {
+    await new Promise<void>(resolve => { rogue.destroy(() => { resolve() }) })
+    await leecher.stop(); await good.stop(); await tracker.stop()
+  }
+})
+
+test.run()
