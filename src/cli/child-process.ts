@@ -22,11 +22,13 @@ export function startRole (name: string, args: string[], logFile: string, env: N
       try {
         const msg = JSON.parse(line) as Record<string, unknown>
         if (msg.event === 'ready') resolve(msg)
-      } catch {}
+      } catch {
+        // not a JSON line: ordinary output, already in the log
+      }
     })
     void exited.then(code => {
       let tail = ''
-      try { tail = readFileSync(logFile, 'utf8').split('\n').slice(-8).join('\n') } catch {}
+      try { tail = readFileSync(logFile, 'utf8').split('\n').slice(-8).join('\n') } catch { tail = '(no log)' }
       reject(new BtpsError('CHILD_EXITED', `${name} exited with code ${String(code)} before it was ready; last log lines (${logFile}):\n${tail}`))
     })
   })

@@ -1,0 +1,80 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { BT_PS_BIN } from '../../src/cli/child-process.js'
+import { createControlNode } from '../../src/net/node.js'
+import { framed, readJson, writeJson } from '../../src/net/frames.js'
+import { LOGIN_PROTOCOL, UPDATE_PROTOCOL, statusTopic } from '../../src/net/protocols.js'
+import { startCluster, until } from './cluster.js'
+
+async function btps (args: string[]): Promise<{ code: number | null, out: string }> {
+  const child = spawn(process.execPath, [BT_PS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const code = await new Promise<number | null>(resolve => { child.on('exit', resolve) })
+  return { code, out }
+}
+
+test('invalid flags and config exit with status 2 and name the field and value', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['up', '--clients', '0'], /job\.clients: 0 is out of range/],
+    [['up', '--transfer', 'ftp'], /job\.transfer: expected one of bt, ps, got "ftp"/],
+    [['server', '--bogus', '1'], /--bogus: unknown flag for bt-ps server/],
+    [['client', '--job.lr', '1'], /job\.lr: unknown field/],
+    [['up', '--config', '/nonexistent.yml'], /--config: cannot read \/nonexistent\.yml/],
+    [['round', '--server', 'localhost'], /--server: expected the admin API URL/],
+    [['round', '--server', 'http://127.0.0.1:1', '--rounds', 'two'], /--rounds: expected a whole number/],
+    [['logs', 'export', '--format', 'xml'], /--format: only csv is supported/],
+    [['frobnicate'], /unknown command "frobnicate"/]
+  ]
+  for (const [args, pattern] of cases) {
+    const { code, out } = await btps(args)
+    assert.is(code, 2, `bt-ps ${args.join(' ')} -> ${String(code)}: ${out}`)
+    assert.match(out, pattern)
+    assert.not.match(out, /at .*\.ts:\d+/, 'no stack trace for bad input')
+  }
+  const down = await btps(['status', '--server', 'http://127.0.0.1:1'])
+  assert.is(down.code, 1)
+  assert.match(down.out, /cannot reach the server's admin API at http:\/\/127\.0\.0\.1:1/)
+})
+
+test('malformed network messages and admin requests are refused with a reason; the server keeps working', async () => {
+  const [cluster, close] = await startCluster({ clients: 0, jobClients: 2, jobFlags: [] })
+  const rogue = await createControlNode({ host: '127.0.0.1', port: 0 })
+  let ok = false
+  try {
+    const conn = await rogue.dial(multiaddr(cluster.serverAddr))
+    rogue.services.pubsub.subscribe(statusTopic('mnist'))
+    await until('gossip mesh', async () => rogue.services.pubsub.getSubscribers(statusTopic('mnist')).length > 0 ? true : undefined, 10_000)
+    await rogue.services.pubsub.publish(statusTopic('mnist'), new TextEncoder().encode('{"type":"heartbeat","clientId":42}'))
+    const login = framed(await conn.newStream(LOGIN_PROTOCOL))
+    await login.write(new TextEncoder().encode('not json at all'))
+    const update = framed(await conn.newStream(UPDATE_PROTOCOL))
+    await writeJson(update, { jobId: 'mnist', round: 1, clientId: 'intruder', samples: 10, report: { downloadS: 0, computeS: 0, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 0, meanLoss: 0, backend: 'cpu' } })
+    const answer = await readJson(update, 'ack') as { accepted: boolean, reason: string }
+    assert.is(answer.accepted, false)
+    assert.match(answer.reason, /no round is open|not logged in/)
+    const log = join(cluster.dir, 'server.log')
+    await until('warnings logged', async () => { const t = readFileSync(log, 'utf8'); return /dropped malformed heartbeat.*clientId/.test(t) && /login: dropped stream/.test(t) ? true : undefined }, 10_000)
+
+    const base = cluster.admin.base
+    const post = async (body: string): Promise<[number, string]> => { const r = await fetch(`${base}/api/rounds`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }); return [r.status, ((await r.json()) as { error: string }).error] }
+    assert.equal(await post('{"count":"x"}'), [400, 'count: expected a number in [1, 10000], got "x"'])
+    assert.equal(await post('{"count":1,"force":true}'), [400, 'body.force: unknown field'])
+    assert.equal(await post('{oops'), [400, 'body: is not UTF-8 JSON'])
+    assert.is((await fetch(`${base}/api/nothing`)).status, 404)
+    const status = await cluster.admin.status()
+    assert.is(status.state, 'idle')
+    assert.equal(status.clients, [], 'the intruder did not log in')
+    ok = true
+  } finally {
+    await rogue.stop()
+    await close(!ok)
+  }
+})
+
+test.run()

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startRole, stopRole } from '../../src/cli/child-process.js'
+import type { RoleProcess } from '../../src/cli/child-process.js'
+import { AdminClient } from '../../src/cli/admin-client.js'
+
+export interface Cluster {
+  dir: string
+  trackerUdp: string
+  trackerHttp: string
+  serverAddr: string
+  admin: AdminClient
+  runDir: string
+  processes: RoleProcess[]
+  startClient: (id: string, extra?: string[]) => Promise<RoleProcess>
+}
+
+/**
+ * A real local cluster: tracker, server and `clients` client processes on 127.0.0.1 with OS-chosen ports, all
+ * files under a temp dir. Returns [cluster, close]; close stops every process and deletes the dir, or on failure
+ * (or BTPS_KEEP_TEST_DIRS=1) keeps it and prints the tail of every log.
+ */
+export async function startCluster (opts: { clients: number, jobClients?: number, jobFlags: string[] }): Promise<[Cluster, (failed?: boolean) => Promise<void>]> {
+  const dir = mkdtempSync(join(tmpdir(), 'btps-e2e-'))
+  const processes: RoleProcess[] = []
+  const close = async (failed = false): Promise<void> => {
+    for (const p of [...processes].reverse()) await stopRole(p)
+    if (failed || process.env.BTPS_KEEP_TEST_DIRS === '1') {
+      for (const f of readdirSync(dir).filter(n => n.endsWith('.log'))) console.error(`--- ${f}\n${readFileSync(join(dir, f), 'utf8').split('\n').filter(l => !l.startsWith('Warning')).slice(-15).join('\n')}`)
+    } else rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const common = ['--log-level', 'info', ...opts.jobFlags, '--clients', String(opts.jobClients ?? opts.clients)]
+    const tracker = startRole('tracker', ['tracker', '--port', '0', '--host', '127.0.0.1'], join(dir, 'tracker.log'))
+    processes.push(tracker)
+    const t = await tracker.ready
+    const server = startRole('server', ['server', ...common, '--tracker', String(t.udp), '--p2p-port', '0', '--admin-port', '0', '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')], join(dir, 'server.log'))
+    processes.push(server)
+    const s = await server.ready
+    const serverAddr = (s.addrs as string[])[0]
+    const startClient = async (id: string, extra: string[] = []): Promise<RoleProcess> => {
+      const c = startRole(id, ['client', ...common, '--tracker', String(t.udp), '--server', serverAddr, '--id', id, ...extra], join(dir, `${id}.log`))
+      processes.push(c)
+      await c.ready
+      return c
+    }
+    await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
+    const admin = new AdminClient(String(s.admin))
+    const cluster: Cluster = { dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient }
+    return [cluster, close]
+  } catch (err) {
+    await close(true)
+    throw err
+  }
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+export async function until<T> (what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+/** A TCP port that was free a moment ago (for tools that cannot take port 0). */
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise<number>((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => { resolve(typeof addr === 'object' && addr != null ? addr.port : 0) })
+    })
+  })
+}
