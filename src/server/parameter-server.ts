@@ -223,11 +223,11 @@ export class ParameterServer {
   }
 
   private async waitForClients (need: number): Promise<ReturnType<ClientRegistry['eligible']>> {
-    this.state = 'waiting-for-clients'
     let lastLog = 0
     for (;;) {
       const eligible = this.registry.eligible(this.reachable())
       if (eligible.length >= need) return eligible
+      this.state = 'waiting-for-clients'
       if (Date.now() - lastLog > 5000) {
         this.log.info('waiting for clients', { have: eligible.length, need })
         lastLog = Date.now()
