@@ -25,6 +25,8 @@ async function roleConfig (args: ParsedArgs, command: string, own: string[] = []
 async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedArgs): Promise<number> {
   const { config, rest } = await roleConfig(args, command, command === 'server' ? ['start-rounds'] : [])
   const log = createLogger({ level: config.log.level, base: { role: command } })
+  // A long-running peer outlives a bad remote or a library's stray rejection: log it, keep serving.
+  process.on('unhandledRejection', (reason) => { log.error('unhandled rejection', { reason: errorMessage(reason) }) })
   if (command === 'tracker') await (await import('../../tracker/main.js')).main(config, log)
   else if (command === 'server') {
     const start = rest.get('start-rounds')

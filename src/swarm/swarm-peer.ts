@@ -47,6 +47,7 @@ export class SwarmPeer {
     const torrent = await new Promise<Torrent>((resolve, reject) => {
       const t = this.need().seed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name, announce: this.init.announce, pieceLength, store: MemoryChunkStore, createdBy: 'bt-ps' }, resolve)
       t.once('error', reject)
+      this.watch(t)
     })
     return { infoHash: torrent.infoHash, magnet: torrent.magnetURI, pieceLength, pieces: torrent.pieces.length, bytes: bytes.byteLength, torrentFile: torrent.torrentFile }
   }
@@ -59,11 +60,9 @@ export class SwarmPeer {
     const start = performance.now()
     const fromWire = new Map<Wire, number>()
     const torrent = this.need().add(magnet, { announce: this.init.announce, store: MemoryChunkStore, strategy: 'rarest' })
+    this.watch(torrent)
     let hashFailures = 0
-    torrent.on('warning', (err: unknown) => {
-      if (/failed verification/.test(String(err))) hashFailures++
-      else this.init.log.debug('torrent warning', { err: String(err) })
-    })
+    torrent.on('warning', (err: unknown) => { if (/failed verification/.test(String(err))) hashFailures++ })
     torrent.on('wire', (wire: Wire) => {
       fromWire.set(wire, 0)
       wire.on('download', (n: number) => { fromWire.set(wire, (fromWire.get(wire) ?? 0) + n) })
@@ -94,6 +93,12 @@ export class SwarmPeer {
       await this.remove(torrent.infoHash)
       throw err
     }
+  }
+
+  /** A torrent's later errors and warnings (a bad peer, a tracker down) are logged; an unheard 'error' would throw. */
+  private watch (torrent: Torrent): void {
+    torrent.on('error', (err: unknown) => { this.init.log.warn('torrent error', { infoHash: torrent.infoHash, err: String(err) }) })
+    torrent.on('warning', (err: unknown) => { this.init.log.debug('torrent warning', { infoHash: torrent.infoHash, err: String(err) }) })
   }
 
   /** Bytes this peer has uploaded for one torrent. */

@@ -57,6 +57,9 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
     assert.is(got.fromServer, bytes.length)
     assert.is(got.fromPeers, 0)
     assert.ok(seeder.uploaded(seed.infoHash) >= bytes.length)
+    const stats = await (await fetch(tracker.announceUrls.http.replace('/announce', '/stats.json'))).json() as { torrents: number, peersAll: number }
+    assert.is(stats.torrents, 1, 'the tracker\'s /stats knows the swarm')
+    assert.is(stats.peersAll, 2, 'one peer announced over UDP, the other over HTTP, same port')
     await leecher.remove(seed.infoHash)
     let err: unknown
     try { await leecher.download(seed.magnet, { sha256: '0'.repeat(64), directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) }) } catch (e) { err = e }
