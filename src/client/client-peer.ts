@@ -8,6 +8,7 @@ import { sleep } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, serializeModel } from '../model/serialize.js'
 import { createControlNode } from '../net/node.js'
+import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
@@ -236,11 +237,9 @@ export class ClientPeer {
     clearInterval(this.heartbeat)
     this.task?.controller.abort()
     await this.task?.done
-    await Promise.resolve(this.node?.stop()).catch(() => {})
-    await this.swarm?.stop().catch(() => {})
+    await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })
     this.node = undefined
     this.swarm = undefined
-    this.model?.dispose()
     this.model = undefined
   }
 }

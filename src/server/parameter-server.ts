@@ -11,6 +11,7 @@ import { buildModel, modelLayout, readWeights, writeWeights } from '../model/arc
 import { serializeModel } from '../model/serialize.js'
 import type { NamedTensor } from '../model/serialize.js'
 import { createControlNode } from '../net/node.js'
+import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseUpdateHeader } from '../net/messages.js'
@@ -338,11 +339,9 @@ export class ParameterServer {
     this.controller.abort()
     this.intake?.close()
     await this.loop?.catch(() => {})
-    await Promise.resolve(this.node?.stop()).catch(() => {})
-    await this.swarm?.stop().catch(() => {})
+    await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })
     this.node = undefined
     this.swarm = undefined
-    this.model?.dispose()
     this.model = undefined
     this.state = 'stopped'
   }
