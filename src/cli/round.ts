@@ -28,7 +28,7 @@ export async function roundCommand (args: ParsedArgs): Promise<number> {
   if (args.flags.get('wait') !== true) return 0
   const results = await followRounds(admin, first, last, line => { console.log(line) })
   console.log('\n' + resultsTable(results))
-  return results.every(r => r.status === 'aggregated') ? 0 : 1
+  return results.every(r => r.status !== 'failed') ? 0 : 1
 }
 
 /** `bt-ps status`: clients, current round and recent results. */

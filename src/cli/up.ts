@@ -69,7 +69,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
     const results = await followRounds(admin, first, last, say, controller.signal)
     say('\n' + resultsTable(results))
     say(`\ndone in ${((performance.now() - t0) / 1000).toFixed(1)} s; event files in ${resolve(String(s.runDir))}`)
-    return results.every(r => r.status === 'aggregated') ? 0 : 1
+    return results.every(r => r.status !== 'failed') ? 0 : 1
   } catch (err) {
     if (interrupted) { say('interrupted: stopping every process'); return 130 }
     throw err

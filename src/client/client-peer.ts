@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type * as TF from '@tensorflow/tfjs'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -6,14 +7,14 @@ import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
-import { parseModel, serializeModel } from '../model/serialize.js'
+import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import { createControlNode } from '../net/node.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
-import type { ClientState, RoundAnnouncement } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import type { ClientReport, ClientState, RoundAnnouncement } from '../net/messages.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
@@ -24,6 +25,7 @@ import { trainLocal } from '../training/trainer.js'
 import { serverAddress } from './server-address.js'
 
 interface Task { round: number, controller: AbortController, done: Promise<void> }
+interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number }
 
 /**
  * A client peer: logs in to the job's server, and for every round it is selected for downloads the model
@@ -60,9 +62,11 @@ export class ClientPeer {
     this.controller = new AbortController()
     const { job, client } = this.config
     try {
-      this.backend = await chooseBackend(client.backend, job.model, this.log)
-      this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
-      this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+      if (job.task === 'train') {
+        this.backend = await chooseBackend(client.backend, job.model, this.log)
+        this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
+        this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+      }
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }) })
       await this.swarm.start()
       const node = await createControlNode({ host: client.host, port: 0 })
@@ -101,12 +105,12 @@ export class ClientPeer {
     this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
     const stream = await conn.newStream(LOGIN_PROTOCOL, { signal: this.controller.signal })
     const lp = framed(stream)
-    await writeJson(lp, { clientId: this.clientId, backend: this.backend?.name ?? 'unknown' })
+    await writeJson(lp, { clientId: this.clientId, backend: this.backend?.name ?? 'none' })
     const res = parseLoginResponse(await readJson(lp, 'login response', this.controller.signal))
     await stream.close().catch(() => {})
     if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
     if (res.jobId !== this.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.config.job.id}`)
-    if (this.data == null || this.partitionIndex !== res.partition) this.loadPartition(res.partition, res.partitions)
+    if (this.config.job.task === 'train' && (this.data == null || this.partitionIndex !== res.partition)) this.loadPartition(res.partition, res.partitions)
     this.partitionIndex = res.partition
     this.log.info('logged in', { server: this.serverPeer.toString(), partition: res.partition, samples: this.data?.size, round: res.round })
     this.publishStatus()
@@ -174,14 +178,13 @@ export class ClientPeer {
     if (head?.ok !== true) throw new BtpsError('DOWNLOAD_FAILED', `server: ${String(head?.reason)}`)
     const bytes = await readBytes(lp, ann.bytes, 'model', signal)
     await stream.close().catch(() => {})
+    const digest = createHash('sha256').update(bytes).digest('hex')
+    if (digest !== ann.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `model from the server has sha256 ${digest}, announced ${ann.sha256}`)
     return bytes
   }
 
   private async runRound (ann: RoundAnnouncement, signal: AbortSignal): Promise<void> {
-    const { tf, name: backendName } = this.need(this.backend)
-    const model = this.need(this.model)
     const swarm = this.need(this.swarm)
-    const log = this.log.child({ round: ann.round })
     this.setState('downloading')
     const t0 = performance.now()
     let bytes: Uint8Array
@@ -198,36 +201,69 @@ export class ClientPeer {
     }
     const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(ann.magnet ?? '')?.[1]?.toLowerCase()
     try {
-      const downloadS = (performance.now() - t0) / 1000
-      const global = parseModel(bytes)
-      if (global.header.round !== ann.round || global.header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${global.header.jobId} round ${global.header.round}`)
-      writeWeights(tf, model, global.tensors)
-      log.info('model received', { transfer: ann.transfer, seconds: downloadS.toFixed(2), fromPeersMB: (fromPeers / 1e6).toFixed(2), fromServerMB: (fromServer / 1e6).toFixed(2) })
-      this.setState('training')
-      const data = this.need(this.data)
-      const result = await trainLocal(tf, this.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: this.config.job.seed + ann.round * 1000 + this.partitionIndex, signal }, global.tensors)
-      log.info('trained', { samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
-      this.setState('uploading')
-      const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
-      const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), UPDATE_PROTOCOL, { signal })
-      const lp = framed(stream)
-      await writeJson(lp, {
-        jobId: ann.jobId,
-        round: ann.round,
-        clientId: this.clientId,
-        samples: result.samples,
-        report: { downloadS, computeS: result.seconds, bytesFromServer: fromServer, bytesFromPeers: fromPeers, bytesUploadedToPeers: infoHash != null ? swarm.uploaded(infoHash) : 0, utility: result.utility, meanLoss: result.meanLoss, backend: backendName }
-      }, signal)
-      // The server answers early (and stops reading) when it refuses the update.
-      const ack = lp.read({ signal }).then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-      await Promise.race([writeBytes(lp, update, signal), ack.then(() => {})])
-      const answer = await ack
-      await stream.close().catch(() => {})
-      if (answer.accepted) log.info('update accepted')
-      else log.warn('update refused', { reason: answer.reason })
+      const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers }
+      const { header } = parseModelHeader(bytes)
+      if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
+      if (this.config.job.task === 'distribute') await this.confirmHeld(ann, got, swarm, infoHash, signal)
+      else await this.trainAndUpdate(ann, bytes, got, swarm, infoHash, signal)
     } finally {
       await swarm.remove(infoHash)
     }
+  }
+
+  /** Distribution-only round: tell the server the model is here, then keep seeding until the round ends. */
+  private async confirmHeld (ann: RoundAnnouncement, got: Held, swarm: SwarmPeer, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
+    const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), RECEIPT_PROTOCOL, { signal })
+    const lp = framed(stream)
+    await writeJson(lp, { jobId: ann.jobId, round: ann.round, clientId: this.clientId, report: this.report(got, swarm, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
+    const ack = parseUpdateAck(await readJson(lp, 'receipt ack', signal))
+    await stream.close().catch(() => {})
+    this.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
+    this.setState('idle')
+    await sleep(Math.max(0, ann.deadline - Date.now()), signal).catch(() => {})
+  }
+
+  private report (got: Held, swarm: SwarmPeer, infoHash: string | undefined, training: { computeS: number, utility: number, meanLoss: number }): ClientReport {
+    return {
+      downloadS: got.downloadS,
+      heldAt: got.heldAt,
+      bytesFromServer: got.fromServer,
+      bytesFromPeers: got.fromPeers,
+      bytesUploadedToPeers: infoHash != null ? swarm.uploaded(infoHash) : 0,
+      backend: this.backend?.name ?? 'none',
+      ...training
+    }
+  }
+
+  private async trainAndUpdate (ann: RoundAnnouncement, bytes: Uint8Array, got: Held, swarm: SwarmPeer, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
+    const { tf } = this.need(this.backend)
+    const model = this.need(this.model)
+    const log = this.log.child({ round: ann.round })
+    const global = parseModel(bytes)
+    writeWeights(tf, model, global.tensors)
+    log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2) })
+    this.setState('training')
+    const data = this.need(this.data)
+    const result = await trainLocal(tf, this.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: this.config.job.seed + ann.round * 1000 + this.partitionIndex, signal }, global.tensors)
+    log.info('trained', { samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
+    this.setState('uploading')
+    const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
+    const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), UPDATE_PROTOCOL, { signal })
+    const lp = framed(stream)
+    await writeJson(lp, {
+      jobId: ann.jobId,
+      round: ann.round,
+      clientId: this.clientId,
+      samples: result.samples,
+      report: this.report(got, swarm, infoHash, { computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss })
+    }, signal)
+    // The server answers early (and stops reading) when it refuses the update.
+    const ack = lp.read({ signal }).then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
+    await Promise.race([writeBytes(lp, update, signal), ack.then(() => {})])
+    const answer = await ack
+    await stream.close().catch(() => {})
+    if (answer.accepted) log.info('update accepted')
+    else log.warn('update refused', { reason: answer.reason })
   }
 
   async stop (): Promise<void> {

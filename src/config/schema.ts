@@ -9,6 +9,7 @@ export type FieldSpec =
   | { type: 'enum', default: string, values: readonly string[], help: string }
 
 export const MODELS = ['mlp', 'cnn'] as const
+export const TASKS = ['train', 'distribute'] as const
 export const TRANSFERS = ['bt', 'ps'] as const
 export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
 export const PARTITIONS = ['iid', 'dirichlet'] as const
@@ -21,7 +22,9 @@ const HOST = /^[A-Za-z0-9.:_-]{1,253}$/
 export const SCHEMA = {
   job: {
     id: { type: 'string', default: 'mnist', pattern: ID, help: 'job name; names the run directory and the gossip topics' },
+    task: { type: 'enum', default: 'train', values: TASKS, help: 'train: federated rounds; distribute: rounds that only distribute a synthetic model (benchmarks)' },
     model: { type: 'enum', default: 'mlp', values: MODELS, help: 'model architecture' },
+    model_mb: { type: 'number', default: 32, min: 0.01, max: 4096, help: 'size of the synthetic model in MiB (task: distribute)' },
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
     dataset: { type: 'enum', default: 'mnist', values: ['mnist'], help: 'training data' },
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },

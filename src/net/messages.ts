@@ -37,8 +37,12 @@ export interface ClientReport {
   utility: number
   meanLoss: number
   backend: string
+  /** Wall-clock ms when the client held the verified model (distribution benchmarks compare it to the announcement). */
+  heldAt?: number
 }
 export interface UpdateHeader { jobId: string, round: number, clientId: string, samples: number, report: ClientReport }
+/** In `distribute` rounds a client only confirms it holds the verified model. */
+export interface Receipt { jobId: string, round: number, clientId: string, report: ClientReport }
 export interface UpdateAck { accepted: boolean, reason?: string }
 export interface ModelRequest { jobId: string, round: number }
 
@@ -108,8 +112,8 @@ export function parseLoginResponse (v: unknown): LoginResponse | LoginRefusal {
 }
 
 export function parseReport (v: unknown, f = 'report'): ClientReport {
-  const r = record(v, f, ['downloadS', 'computeS', 'bytesFromServer', 'bytesFromPeers', 'bytesUploadedToPeers', 'utility', 'meanLoss', 'backend'])
-  return {
+  const r = record(v, f, ['downloadS', 'computeS', 'bytesFromServer', 'bytesFromPeers', 'bytesUploadedToPeers', 'utility', 'meanLoss', 'backend', 'heldAt'])
+  const report: ClientReport = {
     downloadS: num(r.downloadS, `${f}.downloadS`, 0, 1e7),
     computeS: num(r.computeS, `${f}.computeS`, 0, 1e7),
     bytesFromServer: int(r.bytesFromServer, `${f}.bytesFromServer`),
@@ -119,11 +123,18 @@ export function parseReport (v: unknown, f = 'report'): ClientReport {
     meanLoss: num(r.meanLoss, `${f}.meanLoss`, 0),
     backend: str(r.backend, `${f}.backend`, 64)
   }
+  if (r.heldAt !== undefined) report.heldAt = int(r.heldAt, `${f}.heldAt`)
+  return report
 }
 
 export function parseUpdateHeader (v: unknown): UpdateHeader {
   const m = record(v, 'update', ['jobId', 'round', 'clientId', 'samples', 'report'])
   return { jobId: id(m.jobId, 'update.jobId'), round: int(m.round, 'update.round'), clientId: id(m.clientId, 'update.clientId'), samples: int(m.samples, 'update.samples', 1, 1e9), report: parseReport(m.report, 'update.report') }
+}
+
+export function parseReceipt (v: unknown): Receipt {
+  const m = record(v, 'receipt', ['jobId', 'round', 'clientId', 'report'])
+  return { jobId: id(m.jobId, 'receipt.jobId'), round: int(m.round, 'receipt.round'), clientId: id(m.clientId, 'receipt.clientId'), report: parseReport(m.report, 'receipt.report') }
 }
 
 export function parseUpdateAck (v: unknown): UpdateAck {

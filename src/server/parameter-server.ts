@@ -9,14 +9,15 @@ import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { buildModel, modelLayout, readWeights, writeWeights } from '../model/architectures.js'
 import { serializeModel } from '../model/serialize.js'
-import type { NamedTensor } from '../model/serialize.js'
+import type { NamedTensor, TensorEntry } from '../model/serialize.js'
+import { syntheticModel } from '../model/synthetic.js'
 import { createControlNode } from '../net/node.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
-import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseUpdateHeader } from '../net/messages.js'
+import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseReceipt, parseUpdateHeader } from '../net/messages.js'
 import type { RoundAnnouncement, RoundEnd } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { chooseBackend } from '../training/backend.js'
@@ -52,6 +53,7 @@ export class ParameterServer {
   private tf?: Backend['tf']
   private model?: TF.Sequential
   private weights: NamedTensor[] = []
+  private layout: TensorEntry[] = []
   private test?: Dataset
   private writer?: EventWriter
   private checkpoints?: CheckpointStore
@@ -91,12 +93,19 @@ export class ParameterServer {
     const { job, server } = this.config
     this.controller = new AbortController()
     try {
-      this.backend = await chooseBackend(server.backend, job.model, this.log)
-      this.log.info('evaluation backend', { backend: this.backend.name, detail: this.backend.detail })
-      this.tf = this.backend.tf
-      this.model = buildModel(this.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
-      this.weights = await readWeights(this.model)
-      this.test = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed }).test
+      if (job.task === 'distribute') {
+        // Distribution benchmarks need no tfjs: the model is synthetic and never trained or evaluated.
+        this.weights = syntheticModel(job.modelMb, job.seed)
+        this.layout = this.weights.map(t => ({ name: t.name, shape: t.shape, dtype: t.dtype, offset: 0, byteLength: t.data.byteLength }))
+      } else {
+        this.backend = await chooseBackend(server.backend, job.model, this.log)
+        this.log.info('evaluation backend', { backend: this.backend.name, detail: this.backend.detail })
+        this.tf = this.backend.tf
+        this.model = buildModel(this.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+        this.layout = modelLayout(this.model)
+        this.weights = await readWeights(this.model)
+        this.test = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed }).test
+      }
       this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
       this.writer = new EventWriter(this.runDir)
       this.checkpoints = new CheckpointStore(server.checkpointDir, job.id)
@@ -137,6 +146,7 @@ export class ParameterServer {
     }
     await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await this.onLogin(s, c) }))
     await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await this.onModelRequest(s, c) }))
+    await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await this.onReceipt(s, c) }), { maxInboundStreams: 256 })
     await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await this.onUpdate(s, c) }), { maxInboundStreams: 256 })
   }
 
@@ -191,6 +201,21 @@ export class ParameterServer {
     }
     this.log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
     await writeJson(lp, { accepted: true })
+    await stream.close()
+  }
+
+  private async onReceipt (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const receipt = parseReceipt(await readJson(lp, 'receipt', this.controller.signal))
+    const intake = this.intake
+    try {
+      if (intake == null) throw new BtpsError('UPDATE_REFUSED', 'no round is open')
+      if (this.registry.get(receipt.clientId)?.peerId !== conn.remotePeer.toString()) throw new BtpsError('UPDATE_REFUSED', `${receipt.clientId} is not logged in from this peer`)
+      intake.receipt(receipt)
+      await writeJson(lp, { accepted: true })
+    } catch (err) {
+      await writeJson(lp, { accepted: false, reason: errorMessage(err) })
+    }
     await stream.close()
   }
 
@@ -252,7 +277,9 @@ export class ParameterServer {
     const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`) : undefined
     this.modelBlob = blob
     this.psEgressBytes = 0
-    const intake = new UpdateIntake({ jobId: job.id, round, selected, k: job.clientsPerRound, layout: modelLayout(this.need(this.model)), modelBytes: blob.byteLength })
+    // A distribution-only round waits for every selected client to hold the model.
+    const k = job.task === 'distribute' ? selected.length : job.clientsPerRound
+    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: this.layout, modelBytes: blob.byteLength })
     this.intake = intake
     const deadline = startedAt + job.roundTimeoutS * 1000
     const announcement: RoundAnnouncement = {
@@ -267,6 +294,7 @@ export class ParameterServer {
       await pubsub.publish(roundsTopic(job.id), encodeMessage(m)).catch((err: unknown) => { this.log.warn('publish failed', { reason: errorMessage(err) }) })
     }
     await publish(announcement)
+    const announcedAt = Date.now()
     // Re-announce while open: a client that (re)joined after the first announcement still gets the round.
     const reannounce = setInterval(() => { void publish(announcement) }, 3000)
     let timer: NodeJS.Timeout | undefined
@@ -281,12 +309,13 @@ export class ParameterServer {
       clearTimeout(timer)
       intake.close()
     }
-    const reason = intake.accepted.length >= job.clientsPerRound ? `${job.clientsPerRound} updates received` : `deadline passed with ${intake.accepted.length} of ${job.clientsPerRound} updates`
+    const what = job.task === 'distribute' ? 'clients holding the model' : 'updates'
+    const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
     await publish({ type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason })
     const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
     await swarm.remove(seed?.infoHash)
     this.modelBlob = undefined
-    const result = await this.finishRound(intake, { startedAt, selected, egress, modelBytes: blob.byteLength, reason })
+    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason })
     this.results.push(result)
     this.round = round
     this.need(this.checkpoints).save({ round, tensors: this.weights, results: this.results })
@@ -294,12 +323,14 @@ export class ParameterServer {
     this.log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
   }
 
-  private async finishRound (intake: UpdateIntake, r: { startedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {
     const { job } = this.config
     const reports = [...intake.reports.values()]
     let aggregationS = intake.aggregationS
     let status: RoundResult['status'] = 'failed'
-    if (intake.accepted.length > 0) {
+    if (job.task === 'distribute') {
+      status = intake.accepted.length > 0 ? 'distributed' : 'failed'
+    } else if (intake.accepted.length > 0) {
       const t0 = performance.now()
       this.weights = intake.average.result()
       writeWeights(this.need(this.tf), this.need(this.model), this.weights)
@@ -307,7 +338,7 @@ export class ParameterServer {
       status = 'aggregated'
     }
     const round = intake.round
-    const evaluation = round % job.testInterval === 0 ? await evaluate(this.need(this.tf), job.model, this.need(this.model), this.need(this.test)) : undefined
+    const evaluation = job.task === 'train' && round % job.testInterval === 0 ? await evaluate(this.need(this.tf), job.model, this.need(this.model), this.need(this.test)) : undefined
     const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
     const fromServer = reports.reduce((a, x) => a + x.bytesFromServer, 0)
     return {
@@ -325,10 +356,13 @@ export class ParameterServer {
       serverEgressBytes: r.egress,
       serverIngressBytes: intake.ingressBytes,
       peerShare: fromPeers + fromServer > 0 ? fromPeers / (fromPeers + fromServer) : 0,
+      peerBytes: fromPeers,
+      completionS: reports.filter(x => x.heldAt != null).map(x => ((x.heldAt ?? 0) - r.announcedAt) / 1000).sort((a, b) => a - b),
       testAcc1: evaluation?.acc1,
       testAcc5: evaluation?.acc5,
       testLoss: evaluation?.loss,
       startedAt: r.startedAt,
+      announcedAt: r.announcedAt,
       finishedAt: Date.now()
     }
   }

@@ -4,7 +4,8 @@ export interface RoundResult {
   transfer: 'bt' | 'ps'
   selected: string[]
   accepted: string[]
-  status: 'aggregated' | 'failed'
+  /** `distributed`: a distribution-only round (task: distribute). */
+  status: 'aggregated' | 'distributed' | 'failed'
   reason?: string
   modelBytes: number
   /** Announcement until the last accepted client held the verified model. */
@@ -19,9 +20,14 @@ export interface RoundResult {
   serverIngressBytes: number
   /** Share of model bytes clients got from other clients rather than from the server. */
   peerShare: number
+  /** Model bytes clients got from other clients. */
+  peerBytes: number
+  /** Per accepted client: seconds from the announcement until it held the verified model (when it reported it). */
+  completionS: number[]
   testAcc1?: number
   testAcc5?: number
   testLoss?: number
   startedAt: number
+  announcedAt: number
   finishedAt: number
 }

@@ -41,7 +41,7 @@ export class UpdateIntake {
   get maxUpdateBytes (): number { return this.staging.byteLength }
 
   /** Why this header cannot be taken now, or undefined when it may proceed. */
-  refusal (h: UpdateHeader): string | undefined {
+  refusal (h: Pick<UpdateHeader, 'jobId' | 'round' | 'clientId'>): string | undefined {
     if (this.closed) return `round ${this.round} is closed`
     if (h.jobId !== this.jobId) return `job ${h.jobId} is not ${this.jobId}`
     if (h.round !== this.round) return `round ${h.round} is not the open round ${this.round}`
@@ -77,6 +77,15 @@ export class UpdateIntake {
     const t0 = performance.now()
     this.average.add(views, h.samples)
     this.aggregationS += (performance.now() - t0) / 1000
+    this.accepted.push(h.clientId)
+    this.reports.set(h.clientId, h.report)
+    if (this.accepted.length >= this.k) this.markFull()
+  }
+
+  /** A distribution-only round: records that a selected client holds the model; K receipts fill the round. */
+  receipt (h: Pick<UpdateHeader, 'jobId' | 'round' | 'clientId' | 'report'>): void {
+    const refusal = this.refusal(h)
+    if (refusal !== undefined) throw new InvalidInputError('UPDATE_REFUSED', 'receipt', refusal)
     this.accepted.push(h.clientId)
     this.reports.set(h.clientId, h.report)
     if (this.accepted.length >= this.k) this.markFull()

@@ -1,0 +1,242 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * Distribution benchmark on an emulated cluster: one network namespace per host (tracker, server, each client),
+ * links capped with tc, the real bt-ps processes inside. Compares transfer modes `bt` (swarm), `ps` (server
+ * streams to each client) and `http` (plain HTTP server) with the Kumar–Ross lower bound. Root only.
+ *
+ *   npm run bench:distribution -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--server-mbit S]
+ *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--train]
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { spawnSync } from 'node:child_process'
+import { EmulatedNetwork, namespacesUnavailable } from '../src/bench/netns.js'
+import type { EmulatedHost } from '../src/bench/netns.js'
+import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
+import { coreCount, cpuVerdict, machineCpu, processCpuSeconds } from '../src/bench/cpu.js'
+import { lineChart } from '../src/bench/svg-chart.js'
+import { startRole, stopRole, BT_PS_BIN } from '../src/cli/child-process.js'
+import type { RoleProcess } from '../src/cli/child-process.js'
+import { renderTable } from '../src/cli/table.js'
+import { serializeModel } from '../src/model/serialize.js'
+import { syntheticModel } from '../src/model/synthetic.js'
+import type { RoundResult } from '../src/server/round-result.js'
+
+type Mode = 'bt' | 'ps' | 'http'
+interface RoundMeasure { completionS: number[], serverEgressBytes: number, peerBytes: number, modelBytes: number, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpuLimited: boolean, cpuNote: string }
+interface RunResult { mode: Mode, clients: number, modelMiB: number, linkMbit: number, serverMbit: number, modelBytes: number, tMinS: number, starS: number, rounds: RoundMeasure[] }
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '8' },
+    'model-mb': { type: 'string', default: '32' },
+    'link-mbit': { type: 'string', default: '20' },
+    'server-mbit': { type: 'string' },
+    modes: { type: 'string', default: 'bt,ps,http' },
+    repeat: { type: 'string', default: '1' },
+    json: { type: 'string' },
+    out: { type: 'string', default: 'bench/results' },
+    name: { type: 'string' },
+    prefix: { type: 'string', default: `btps${process.pid}` },
+    train: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false }
+  }
+})
+
+function fail (message: string): never {
+  console.error(`bench:distribution: ${message}`)
+  process.exit(2)
+}
+const num = (name: string, v: string | undefined, min: number, max: number): number => {
+  const n = Number(v)
+  if (v === undefined || !Number.isFinite(n) || n < min || n > max) fail(`--${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(v)}`)
+  return n
+}
+if (values.help) { console.log('see the header of scripts/bench-distribution.ts'); process.exit(0) }
+const clientCounts = values.clients.split(',').map(v => Math.round(num('clients', v, 1, 200)))
+const modelMiB = num('model-mb', values['model-mb'], 0.01, 4096)
+const linkMbit = num('link-mbit', values['link-mbit'], 0.1, 100000)
+const serverMbit = values['server-mbit'] === undefined ? linkMbit : num('server-mbit', values['server-mbit'], 0.1, 100000)
+const repeat = Math.round(num('repeat', values.repeat, 1, 100))
+const modes = values.modes.split(',').map(m => m.trim()) as Mode[]
+for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) fail(`--modes: unknown mode ${JSON.stringify(m)} (bt, ps, http)`)
+const unavailable = namespacesUnavailable()
+if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
+
+const work = mkdtempSync(join(tmpdir(), 'btps-bench-'))
+let network: EmulatedNetwork | undefined
+let running: RoleProcess[] = []
+let cleaning = false
+async function cleanup (): Promise<void> {
+  if (cleaning) return
+  cleaning = true
+  await Promise.all(running.map(async p => { await stopRole(p, 5000) }))
+  running = []
+  network?.stop()
+  rmSync(work, { recursive: true, force: true })
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => { console.error(`\n${sig}: removing the emulated cluster`); void cleanup().finally(() => process.exit(130)) })
+}
+
+const log = (line: string): void => { console.error(line) }
+
+/** CPU seconds of each process and the machine's busy share over `fn`. */
+async function measured<T> (procs: RoleProcess[], fn: () => Promise<T>): Promise<{ value: T, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpu: ReturnType<typeof cpuVerdict> }> {
+  const before = new Map(procs.map(p => [p.name, processCpuSeconds(p.child.pid ?? 0)]))
+  const m0 = machineCpu()
+  const t0 = performance.now()
+  const value = await fn()
+  const wallS = (performance.now() - t0) / 1000
+  const m1 = machineCpu()
+  const cpuSeconds = Object.fromEntries(procs.map(p => [p.name, processCpuSeconds(p.child.pid ?? 0) - (before.get(p.name) ?? 0)]))
+  const machineBusy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total)
+  return { value, cpuSeconds, machineBusy, wallS, cpu: cpuVerdict(machineBusy, Object.values(cpuSeconds).map(s => s / wallS)) }
+}
+
+async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, server: EmulatedHost, clients: EmulatedHost[] }, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
+  const n = hosts.clients.length
+  const starS = n * modelMiB * 1048576 / mbitToBytesPerS(serverMbit)
+  const job = values.train
+    ? ['--job.task', 'train', '--model', 'mlp', '--hidden-units', String(Math.max(1, Math.round(modelMiB * 1048576 / (4 * 795))))]
+    : ['--job.task', 'distribute', '--job.model_mb', String(modelMiB)]
+  const common = [...job, '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'warn']
+  const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: net.wrap(hosts.tracker) })
+  running.push(tracker)
+  await tracker.ready
+  const trackerUrl = `udp://${hosts.tracker.address}:6969`
+  const server = startRole('server', ['server', ...common, '--tracker', trackerUrl, '--host', hosts.server.address, '--p2p-port', '7000', '--admin-host', '127.0.0.1', '--admin-port', '8080', '--runs-dir', join(logDir, 'runs'), '--checkpoint-dir', join(logDir, 'ckpt')], join(logDir, 'server.log'), { wrap: net.wrap(hosts.server) })
+  running.push(server)
+  await server.ready
+  const clients = hosts.clients.map((h, i) => startRole(`client-${i + 1}`, ['client', ...common, '--tracker', trackerUrl, '--server', `${hosts.server.address}:7000`, '--host', h.address, '--id', `client-${i + 1}`], join(logDir, `client-${i + 1}.log`), { wrap: net.wrap(h) }))
+  running.push(...clients)
+  await Promise.all(clients.map(async c => await c.ready))
+  log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
+  const cli = (args: string[]): string => {
+    const r = spawnSync(net.wrap(hosts.server)[0], [...net.wrap(hosts.server).slice(1), process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`bt-ps ${args[0]} failed: ${r.stderr}${r.stdout}`)
+    return r.stdout
+  }
+  const out: RoundMeasure[] = []
+  for (let r = 0; r < repeat; r++) {
+    const m = await measured([server, ...clients], async () => { cli(['round', '--server', 'http://127.0.0.1:8080', '--rounds', '1', '--wait']) })
+    const status = JSON.parse(cli(['status', '--server', 'http://127.0.0.1:8080', '--json'])) as { results: RoundResult[] }
+    const res = status.results.at(-1)
+    if (res == null || res.status === 'failed') throw new Error(`round failed: ${res?.reason ?? 'no result'}`)
+    out.push({ completionS: res.completionS, serverEgressBytes: res.serverEgressBytes, peerBytes: res.peerBytes, modelBytes: res.modelBytes, cpuSeconds: m.cpuSeconds, machineBusy: m.machineBusy, wallS: m.wallS, cpuLimited: m.cpu.limited, cpuNote: m.cpu.why })
+  }
+  for (const p of [...clients, server, tracker].reverse()) await stopRole(p)
+  running = []
+  return out
+}
+
+async function runHttp (hosts: { server: EmulatedHost, clients: EmulatedHost[] }, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
+  const bytes = serializeModel({ jobId: 'bench', round: 1 }, syntheticModel(modelMiB, 1))
+  const file = join(logDir, 'model.btps')
+  writeFileSync(file, bytes)
+  const script = (name: string): string => resolve('scripts/bench', name)
+  const out: RoundMeasure[] = []
+  for (let r = 0; r < repeat; r++) {
+    const server = startRole('http-server', ['--file', file, '--host', hosts.server.address, '--port', '8000'], join(logDir, 'http-server.log'), { wrap: net.wrap(hosts.server), script: script('http-serve.js') })
+    running.push(server)
+    const { url } = await server.ready
+    const startAt = Date.now() + 1500 + hosts.clients.length * 150
+    const clients = hosts.clients.map((h, i) => startRole(`http-client-${i + 1}`, ['--url', String(url), '--start-at', String(startAt)], join(logDir, `http-client-${i + 1}.log`), { wrap: net.wrap(h), script: script('http-fetch.js') }))
+    running.push(...clients)
+    const m = await measured([server, ...clients], async () => await Promise.all(clients.map(async c => await c.event('done'))))
+    await stopRole(server)
+    const stats = await server.event('stats')
+    out.push({
+      completionS: m.value.map(d => (Number(d.heldAt) - startAt) / 1000).sort((a, b) => a - b),
+      serverEgressBytes: Number(stats.bytesSent),
+      peerBytes: 0,
+      modelBytes: bytes.byteLength,
+      cpuSeconds: m.cpuSeconds,
+      machineBusy: m.machineBusy,
+      wallS: m.wallS,
+      cpuLimited: m.cpu.limited,
+      cpuNote: m.cpu.why
+    })
+    for (const c of clients) await stopRole(c)
+    running = []
+  }
+  return out
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+
+async function main (): Promise<RunResult[]> {
+  const results: RunResult[] = []
+  log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores`)
+  for (const n of clientCounts) {
+    network = new EmulatedNetwork(values.prefix)
+    network.start()
+    const tracker = network.addHost('tracker', 0, 0)
+    const server = network.addHost('server', serverMbit, serverMbit)
+    const clients = Array.from({ length: n }, (_v, i) => network!.addHost(`client-${i + 1}`, linkMbit, linkMbit))
+    log(`N = ${n}: ${network.hosts.length} hosts in namespaces ${values.prefix}-*`)
+    for (const mode of modes) {
+      const logDir = join(work, `${mode}-${n}`)
+      mkdirSync(logDir, { recursive: true })
+      const rounds = mode === 'http' ? await runHttp({ server, clients }, network, logDir) : await runBtPs(mode, { tracker, server, clients }, network, logDir)
+      const modelBytes = rounds[0].modelBytes
+      const u = mbitToBytesPerS(linkMbit)
+      const { tMin, star } = distributionBounds(modelBytes, mbitToBytesPerS(serverMbit), clients.map(() => u), clients.map(() => u))
+      results.push({ mode, clients: n, modelMiB, linkMbit, serverMbit, modelBytes, tMinS: tMin, starS: star, rounds })
+      const last = rounds.at(-1)!
+      log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; CPU: ${last.cpuNote}`)
+    }
+    network.stop()
+    network = undefined
+  }
+  return results
+}
+
+function table (results: RunResult[]): string {
+  return renderTable(
+    ['mode', 'N', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'server sent', 'client<->client', 'CPU-bound'],
+    results.flatMap(r => r.rounds.map(m => [
+      r.mode, r.clients, (r.modelBytes / 1e6).toFixed(1), r.tMinS.toFixed(2), r.starS.toFixed(2),
+      Math.min(...m.completionS).toFixed(2), median(m.completionS).toFixed(2), Math.max(...m.completionS).toFixed(2),
+      (Math.max(...m.completionS) / r.tMinS).toFixed(2), `${(m.serverEgressBytes / r.modelBytes).toFixed(2)} F`, `${(m.peerBytes / 1e6).toFixed(1)} MB`,
+      m.cpuLimited ? `yes (${m.cpuNote})` : 'no'
+    ]))
+  )
+}
+
+function chart (results: RunResult[]): string {
+  const colors: Record<string, string> = { bt: '#1f77b4', ps: '#d62728', http: '#ff7f0e' }
+  const ns = [...new Set(results.map(r => r.clients))]
+  const byN = (n: number): RunResult => results.find(r => r.clients === n)!
+  const slowest = (r: RunResult): number => median(r.rounds.map(m => Math.max(...m.completionS)))
+  return lineChart({
+    title: `Time until every client holds the model (${modelMiB} MiB, ${linkMbit} Mbit/s links)`,
+    xLabel: 'clients (N)',
+    yLabel: 'seconds',
+    series: [
+      ...modes.map(mode => ({ name: mode, color: colors[mode], points: results.filter(r => r.mode === mode).map(r => [r.clients, slowest(r)] as [number, number]) })),
+      { name: 'T_min (P2P bound)', color: '#2ca02c', dashed: true, points: ns.map(n => [n, byN(n).tMinS] as [number, number]) },
+      { name: 'star bound', color: '#7f7f7f', dashed: true, points: ns.map(n => [n, byN(n).starS] as [number, number]) }
+    ]
+  })
+}
+
+try {
+  const results = await main()
+  const name = values.name ?? `distribution-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  mkdirSync(values.out, { recursive: true })
+  const jsonFile = values.json ?? join(values.out, `${name}.json`)
+  writeFileSync(jsonFile, JSON.stringify({ machine: { cores: coreCount() }, results }, null, 2))
+  writeFileSync(join(values.out, `${name}.svg`), chart(results))
+  const text = table(results)
+  writeFileSync(join(values.out, `${name}.txt`), text + '\n')
+  console.log(text)
+  console.log(`\nwrote ${jsonFile}, ${join(values.out, `${name}.svg`)}`)
+} catch (err) {
+  console.error(`bench:distribution failed: ${String((err as Error).stack ?? err)}`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}

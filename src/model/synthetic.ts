@@ -1,0 +1,21 @@
+import type { NamedTensor } from './serialize.js'
+import { createRng } from '../training/rng.js'
+
+const BLOCK_VALUES = 256 * 1024
+
+/**
+ * A model of `mb` MiB for distribution benchmarks: float32 blocks of 1 MiB (`block_000`, ...) holding seeded
+ * values in [-1, 1), so the bytes look like weights and do not compress.
+ */
+export function syntheticModel (mb: number, seed: number): NamedTensor[] {
+  const total = Math.max(1, Math.round(mb * 1024 * 1024 / 4))
+  const rng = createRng(seed)
+  const tensors: NamedTensor[] = []
+  for (let start = 0, i = 0; start < total; start += BLOCK_VALUES, i++) {
+    const n = Math.min(BLOCK_VALUES, total - start)
+    const data = new Float32Array(n)
+    for (let j = 0; j < n; j++) data[j] = rng() * 2 - 1
+    tensors.push({ name: `block_${String(i).padStart(3, '0')}`, shape: [n], dtype: 'float32', data })
+  }
+  return tensors
+}
