@@ -41,6 +41,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
     prefix: { type: 'string', default: `btps${process.pid}` },
     train: { type: 'boolean', default: false },
+    'piece-kib': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -102,7 +103,7 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   const job = values.train
     ? ['--job.task', 'train', '--model', 'mlp', '--hidden-units', String(Math.max(1, Math.round(modelMiB * 1048576 / (4 * 795))))]
     : ['--job.task', 'distribute', '--job.model_mb', String(modelMiB)]
-  const common = [...job, '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'warn']
+  const common = [...job, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'warn']
   const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: net.wrap(hosts.tracker) })
   running.push(tracker)
   await tracker.ready

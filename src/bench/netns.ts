@@ -12,7 +12,7 @@ function ip (args: string[]): void {
 function tbf (ns: string, dev: string, mbit: number): void {
   // A token bucket per direction; the burst is ~10 ms of traffic (at least 32 KiB) so short bursts do not beat the rate.
   const burst = Math.max(32 * 1024, Math.round(mbit * 1e6 / 8 * 0.01))
-  ip(['netns', 'exec', ns, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', String(burst), 'latency', '100ms'])
+  ip(['netns', 'exec', ns, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', String(burst), 'latency', '20ms'])
 }
 
 /** Whether this process may create network namespaces (root, iproute2, tc with tbf). The reason when not. */

@@ -55,6 +55,9 @@ export function parseConfig (...layers: RawConfig[]): Config {
   if (job.clientsPerRound > job.clients) {
     throw fieldError('job.clients_per_round', `${job.clientsPerRound} is more than job.clients (${job.clients})`)
   }
+  if (job.pieceKib !== 0 && (job.pieceKib < 64 || (job.pieceKib & (job.pieceKib - 1)) !== 0)) {
+    throw fieldError('job.piece_kib', `${job.pieceKib} is not a power of two from 64 to 4096 (or 0 for automatic)`)
+  }
   if (job.trainSamples + job.testSamples > 10000) {
     throw fieldError('job.train_samples', `train_samples + test_samples must be at most 10000 (the MNIST digits shipped), got ${job.trainSamples + job.testSamples}`)
   }

@@ -27,6 +27,7 @@ export const SCHEMA = {
     model_mb: { type: 'number', default: 32, min: 0.01, max: 4096, help: 'size of the synthetic model in MiB (task: distribute)' },
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
     dataset: { type: 'enum', default: 'mnist', values: ['mnist'], help: 'training data' },
+    piece_kib: { type: 'int', default: 0, min: 0, max: 4096, help: 'BitTorrent piece length in KiB, a power of two from 64 (0: chosen from the model size)' },
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
     clients: { type: 'int', default: 4, min: 1, max: 10000, help: 'clients in the job (= data partitions)' },
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },

@@ -274,7 +274,7 @@ export class ParameterServer {
     const blob = serializeModel({ jobId: job.id, round }, this.weights)
     const sha256 = createHash('sha256').update(blob).digest('hex')
     const swarm = this.need(this.swarm)
-    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`) : undefined
+    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined) : undefined
     this.modelBlob = blob
     this.psEgressBytes = 0
     // A distribution-only round waits for every selected client to hold the model.

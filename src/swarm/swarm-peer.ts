@@ -41,9 +41,8 @@ export class SwarmPeer {
     return this.client
   }
 
-  /** Seeds `bytes` from memory as a v1 torrent with one file `name`. */
-  async seed (bytes: Uint8Array, name: string): Promise<SeedInfo> {
-    const pieceLength = choosePieceLength(bytes.byteLength)
+  /** Seeds `bytes` from memory as a v1 torrent with one file `name` (piece length chosen from the size unless given). */
+  async seed (bytes: Uint8Array, name: string, pieceLength = choosePieceLength(bytes.byteLength)): Promise<SeedInfo> {
     const torrent = await new Promise<Torrent>((resolve, reject) => {
       const t = this.need().seed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name, announce: this.init.announce, pieceLength, store: MemoryChunkStore, createdBy: 'bt-ps' }, resolve)
       t.once('error', reject)
