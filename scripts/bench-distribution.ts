@@ -70,13 +70,15 @@ const work = mkdtempSync(join(tmpdir(), 'btps-bench-'))
 let network: EmulatedNetwork | undefined
 let running: RoleProcess[] = []
 let cleaning = false
+let keepLogs = false
 async function cleanup (): Promise<void> {
   if (cleaning) return
   cleaning = true
   await Promise.all(running.map(async p => { await stopRole(p, 5000) }))
   running = []
   network?.stop()
-  rmSync(work, { recursive: true, force: true })
+  if (keepLogs) console.error(`process logs kept in ${work}`)
+  else rmSync(work, { recursive: true, force: true })
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => { console.error(`\n${sig}: removing the emulated cluster`); void cleanup().finally(() => process.exit(130)) })
@@ -236,7 +238,8 @@ try {
   console.log(text)
   console.log(`\nwrote ${jsonFile}, ${join(values.out, `${name}.svg`)}`)
 } catch (err) {
-  console.error(`bench:distribution failed: ${String((err as Error).stack ?? err)}`)
+  console.error(`bench:distribution failed: ${String((err as Error).message ?? err)}`)
+  keepLogs = true
   process.exitCode = 1
 } finally {
   await cleanup()

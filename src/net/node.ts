@@ -14,13 +14,19 @@ export type ControlNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 /** Gossipsub messages never carry tensors; this caps them. */
 export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024
 
+/** Flow-control window per stream: enough for a 10 GbE link with ~3 ms RTT. */
+export const STREAM_WINDOW = 4 * 1024 * 1024
+/** What a stream may buffer unread: the window plus a frame. */
+export const STREAM_READ_BUFFER = STREAM_WINDOW + (2 << 20)
+
 /** A libp2p node for the control plane: TCP + noise + yamux, identify, gossipsub (signed messages). */
 export async function createControlNode (opts: { host: string, port: number }): Promise<ControlNode> {
   return await createLibp2p({
     addresses: { listen: [`/ip4/${opts.host}/tcp/${opts.port}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A stream's unread data is capped (STREAM_READ_BUFFER); yamux must never have more than that in flight.
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: STREAM_READ_BUFFER } })],
     connectionMonitor: { enabled: false },
     services: {
       identify: identify(),

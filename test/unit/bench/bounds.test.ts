@@ -1,0 +1,38 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { distributionBounds, mbitToBytesPerS } from '../../../src/bench/bounds.js'
+import { cpuVerdict } from '../../../src/bench/cpu.js'
+import { lineChart } from '../../../src/bench/svg-chart.js'
+
+test('Kumar-Ross: with equal links the P2P bound stays near F/u while the star bound grows with N', () => {
+  const F = 32 * 1048576
+  const u = mbitToBytesPerS(20)
+  assert.is(u, 2.5e6)
+  for (const n of [2, 4, 8, 16]) {
+    const { tMin, star } = distributionBounds(F, u, Array(n).fill(u), Array(n).fill(u))
+    assert.ok(Math.abs(tMin - F / u) < 1e-9, `N=${n}: T_min = F/u when N·F/(u_s+Σu) is smaller`)
+    assert.ok(Math.abs(star - n * F / u) < 1e-9)
+  }
+  // A slow server: the swarm term N·F/(u_s + Σu_i) dominates.
+  const slow = distributionBounds(100, 1, [10, 10], [1000, 1000])
+  assert.is(slow.tMin, 100)
+  assert.is(slow.star, 200)
+  const b = distributionBounds(1000, 100, [1, 1, 1], [1000, 1000, 1000])
+  assert.is(b.tMin, 10)
+})
+
+test('CPU verdict flags a busy machine or a saturated process', () => {
+  assert.is(cpuVerdict(0.9, [0.3]).limited, true)
+  assert.is(cpuVerdict(0.5, [0.95]).limited, true)
+  assert.is(cpuVerdict(0.5, [0.4, 0.2]).limited, false)
+})
+
+test('the chart is standalone SVG with one line per series and a legend', () => {
+  const svg = lineChart({ title: 'T', xLabel: 'clients', yLabel: 's', series: [{ name: 'bt', color: '#00f', points: [[2, 1], [4, 1.2]] }, { name: 'bound', color: '#0f0', dashed: true, points: [[2, 1], [4, 1]] }] })
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+  assert.is((svg.match(/<path /g) ?? []).length, 2)
+  assert.match(svg, />bt</)
+  assert.match(svg, /stroke-dasharray/)
+})
+
+test.run()
