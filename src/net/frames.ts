@@ -3,13 +3,11 @@ import type { Stream } from '@libp2p/interface'
 import { InvalidInputError } from '../errors.js'
 import { DATA_FRAME_BYTES, MAX_FRAME_BYTES } from './protocols.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { STREAM_READ_BUFFER } from './node.js'
 
 export type FramedStream = ReturnType<typeof lpStream<Stream>>
 
 /** Length-prefixed frames over a libp2p stream: JSON control frames and bulk data ended by an empty frame. */
 export function framed (stream: Stream): FramedStream {
-  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, STREAM_READ_BUFFER)
   return lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
 }
 
