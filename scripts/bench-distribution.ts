@@ -242,5 +242,6 @@ try {
   keepLogs = true
   process.exitCode = 1
 } finally {
+  if (process.env.BENCH_KEEP_LOGS != null) keepLogs = true
   await cleanup()
 }

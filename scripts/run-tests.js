@@ -44,7 +44,7 @@ for (const file of files) {
   } else {
     passed += ok
     skipped += skip
-    const bad = total - ok - skip
+    const bad = total - ok // uvu's Total leaves skipped tests out
     failed += bad
     if (bad > 0 || code !== 0) {
       if (bad === 0) failed += 1

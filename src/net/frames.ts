@@ -24,12 +24,16 @@ export async function readJson (lp: FramedStream, field: string, signal?: AbortS
   }
 }
 
-/** Sends `bytes` in frames (through `limiter` when given) and an empty end frame; returns the bytes sent. */
-export async function writeBytes (lp: FramedStream, bytes: Uint8Array, signal?: AbortSignal, limiter?: RateLimiter): Promise<number> {
+/**
+ * Sends `bytes` in frames (through `limiter` when given) and an empty end frame; returns the bytes sent.
+ * `onFrame` hears of each frame as it is handed to the stream: the reader may finish before the last write resolves.
+ */
+export async function writeBytes (lp: FramedStream, bytes: Uint8Array, signal?: AbortSignal, limiter?: RateLimiter, onFrame?: (bytes: number) => void): Promise<number> {
   const frame = limiter != null ? Math.min(DATA_FRAME_BYTES, 64 * 1024) : DATA_FRAME_BYTES
   for (let off = 0; off < bytes.byteLength; off += frame) {
     const chunk = bytes.subarray(off, Math.min(off + frame, bytes.byteLength))
     await limiter?.take(chunk.byteLength, signal)
+    onFrame?.(chunk.byteLength)
     await lp.write(chunk, { signal })
   }
   await lp.write(new Uint8Array(0), { signal })

@@ -173,8 +173,8 @@ export class ParameterServer {
       await writeJson(lp, { ok: false, reason: `no model for round ${req.round} for this peer` })
     } else {
       await writeJson(lp, { ok: true, bytes: blob.byteLength })
-      const sent = await writeBytes(lp, blob, this.controller.signal, this.uploadLimiter)
-      this.psEgressBytes += sent
+      // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.
+      await writeBytes(lp, blob, this.controller.signal, this.uploadLimiter, (n) => { this.psEgressBytes += n })
     }
     await stream.close()
   }

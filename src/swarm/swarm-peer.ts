@@ -1,121 +1,130 @@
-import { createHash } from 'node:crypto'
-import WebTorrent from 'webtorrent'
-import type { Torrent, Wire } from 'webtorrent'
-import MemoryChunkStore from 'memory-chunk-store'
-import { BtpsError } from '../errors.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import type { Server, Socket } from 'node:net'
+import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { RateLimiter } from '../net/rate-limiter.js'
+import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.js'
 import { choosePieceLength } from './piece-length.js'
+import { SwarmTorrent } from './swarm-torrent.js'
+import { readHandshake } from './wire.js'
 
 export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number, torrentFile: Uint8Array }
 export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number, /** pieces that failed their SHA-1 and were fetched again */ hashFailures: number }
-export interface SwarmPeerInit { announce: string[], log: Logger, port?: number, /** bytes/s, all torrents together */ uploadLimit?: number }
+export interface SwarmPeerInit { announce: string[], log: Logger, host?: string, port?: number, /** bytes/s, all torrents together */ uploadLimit?: number }
 
 /**
- * One BitTorrent peer (webtorrent over TCP, no DHT/LSD/UPnP: the tracker is the only discovery) that seeds
- * models from memory and downloads them rarest-first from everyone in the swarm, verifying every piece.
+ * One BitTorrent peer over TCP (the tracker is its only discovery: no DHT, LSD or UPnP). It seeds models from
+ * memory, super-seeding so the first copy of every piece leaves before any second one, and downloads rarest-first
+ * from everyone in the swarm, verifying every piece and banning a peer whose piece fails.
  */
 export class SwarmPeer {
-  private client?: WebTorrent
+  /** 20 bytes, hex: "-BP0100-" and 12 random bytes */
+  readonly peerId = Buffer.concat([Buffer.from('-BP0100-'), randomBytes(12)]).toString('hex')
+  private server?: Server
+  private readonly torrents = new Map<string, SwarmTorrent>()
+  private readonly sockets = new Set<Socket>()
   private readonly init: SwarmPeerInit
+  private readonly limiter?: RateLimiter
 
   constructor (init: SwarmPeerInit) {
     this.init = init
+    if (init.uploadLimit != null && init.uploadLimit > 0) this.limiter = new RateLimiter(init.uploadLimit)
   }
 
   async start (): Promise<void> {
-    if (this.client != null) return
-    const client = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, webSeeds: false, torrentPort: this.init.port ?? 0, uploadLimit: this.init.uploadLimit != null && this.init.uploadLimit > 0 ? this.init.uploadLimit : -1 })
-    client.on('error', (err: unknown) => { this.init.log.warn('bittorrent client error', { err }) })
-    this.client = client
-    await new Promise<void>(resolve => {
-      if (client.address() != null) resolve()
-      else client.once('listening', () => { resolve() })
+    if (this.server != null) return
+    const server = createServer({ pauseOnConnect: false }, (socket) => {
+      socket.on('error', () => {})
+      this.sockets.add(socket)
+      socket.once('close', () => { this.sockets.delete(socket) })
+      readHandshake(socket, 10_000).then(({ handshake, rest }) => {
+        const torrent = this.torrents.get(handshake.infoHash)
+        if (torrent == null) { socket.destroy(); return }
+        torrent.accept(socket, handshake, rest)
+      }).catch((err: unknown) => {
+        this.init.log.debug('incoming connection dropped', { peer: socket.remoteAddress, reason: errorMessage(err) })
+        socket.destroy()
+      })
     })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.init.port ?? 0, this.init.host, () => { server.off('error', reject); resolve() })
+    })
+    server.on('error', (err) => { this.init.log.warn('bittorrent listener error', { err: errorMessage(err) }) })
+    this.server = server
   }
 
-  get peerId (): string { return this.need().peerId }
-  get port (): number { return this.need().address()?.port ?? this.need().torrentPort }
+  get port (): number {
+    const a = this.need().address()
+    return typeof a === 'object' && a != null ? a.port : 0
+  }
 
-  private need (): WebTorrent {
-    if (this.client == null) throw new BtpsError('NOT_STARTED', 'swarm peer is not started')
-    return this.client
+  private need (): Server {
+    if (this.server == null) throw new BtpsError('NOT_STARTED', 'swarm peer is not started')
+    return this.server
+  }
+
+  private add (torrent: SwarmTorrent): SwarmTorrent {
+    this.need()
+    if (this.torrents.has(torrent.infoHash)) throw new BtpsError('TORRENT_EXISTS', `already in the swarm of ${torrent.infoHash}`)
+    this.torrents.set(torrent.infoHash, torrent)
+    torrent.start()
+    return torrent
   }
 
   /** Seeds `bytes` from memory as a v1 torrent with one file `name` (piece length chosen from the size unless given). */
   async seed (bytes: Uint8Array, name: string, pieceLength = choosePieceLength(bytes.byteLength)): Promise<SeedInfo> {
-    const torrent = await new Promise<Torrent>((resolve, reject) => {
-      const t = this.need().seed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name, announce: this.init.announce, pieceLength, store: MemoryChunkStore, createdBy: 'bt-ps' }, resolve)
-      t.once('error', reject)
-      this.watch(t)
-    })
-    return { infoHash: torrent.infoHash, magnet: torrent.magnetURI, pieceLength, pieces: torrent.pieces.length, bytes: bytes.byteLength, torrentFile: torrent.torrentFile }
+    const meta = createMetainfo(bytes, name, pieceLength)
+    this.add(new SwarmTorrent({ infoHash: meta.infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, meta, bytes, superSeed: true }))
+    return { infoHash: meta.infoHash, magnet: magnetUri(meta, this.init.announce), pieceLength, pieces: meta.pieceCount, bytes: bytes.byteLength, torrentFile: torrentFile(meta, this.init.announce) }
   }
 
   /**
    * Joins the swarm of `magnet` and resolves with the verified file. `serverPeerId` separates bytes that came
    * from the seeding server from bytes that came from other clients; `directPeers` are dialled without the tracker.
+   * The torrent keeps seeding until `remove`.
    */
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
-    const fromWire = new Map<Wire, number>()
-    const torrent = this.need().add(magnet, { announce: this.init.announce, store: MemoryChunkStore, strategy: 'rarest' })
-    this.watch(torrent)
-    let hashFailures = 0
-    torrent.on('warning', (err: unknown) => { if (/failed verification/.test(String(err))) hashFailures++ })
-    torrent.on('wire', (wire: Wire) => {
-      fromWire.set(wire, 0)
-      wire.on('download', (n: number) => { fromWire.set(wire, (fromWire.get(wire) ?? 0) + n) })
-    })
+    const { infoHash } = parseMagnet(magnet)
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress }))
     try {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => { reject(new BtpsError('ABORTED', 'download aborted')) }
-        opts.signal?.addEventListener('abort', onAbort, { once: true })
-        torrent.once('error', (err: unknown) => { reject(new BtpsError('DOWNLOAD_FAILED', `torrent: ${String(err)}`)) })
-        torrent.once('done', () => { opts.signal?.removeEventListener('abort', onAbort); resolve() })
-        torrent.on('download', () => { opts.onProgress?.(torrent.progress) })
-        const addDirect = (): void => { for (const p of opts.directPeers ?? []) torrent.addPeer(p) }
-        if (torrent.infoHash != null) addDirect()
-        else torrent.once('infoHash', addDirect)
-        if (opts.signal?.aborted === true) onAbort()
-      })
-      const bytes = new Uint8Array(await torrent.files[0].arrayBuffer())
+      for (const p of opts.directPeers ?? []) torrent.dial(p)
+      await torrent.whenComplete(opts.signal)
+      const bytes = torrent.bytes!
       const digest = createHash('sha256').update(bytes).digest('hex')
       if (digest !== opts.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `downloaded model sha256 ${digest} != announced ${opts.sha256}`)
       let fromServer = 0
       let fromPeers = 0
-      for (const [wire, n] of fromWire) {
-        if (opts.serverPeerId != null && wire.peerId === opts.serverPeerId) fromServer += n
+      for (const [peer, n] of torrent.receivedFrom) {
+        if (peer === opts.serverPeerId) fromServer += n
         else fromPeers += n
       }
-      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, hashFailures }
+      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, hashFailures: torrent.hashFailures }
     } catch (err) {
-      await this.remove(torrent.infoHash)
+      await this.remove(infoHash)
       throw err
     }
   }
 
-  /** A torrent's later errors and warnings (a bad peer, a tracker down) are logged; an unheard 'error' would throw. */
-  private watch (torrent: Torrent): void {
-    torrent.on('error', (err: unknown) => { this.init.log.warn('torrent error', { infoHash: torrent.infoHash, err: String(err) }) })
-    torrent.on('warning', (err: unknown) => { this.init.log.debug('torrent warning', { infoHash: torrent.infoHash, err: String(err) }) })
-  }
-
   /** Bytes this peer has uploaded for one torrent. */
   uploaded (infoHash: string): number {
-    return this.need().torrents.find(t => t.infoHash === infoHash)?.uploaded ?? 0
+    return this.torrents.get(infoHash)?.uploaded ?? 0
   }
 
   async remove (infoHash: string | undefined): Promise<void> {
-    const client = this.client
-    if (client == null || infoHash == null) return
-    if (client.torrents.some(t => t.infoHash === infoHash)) {
-      await new Promise<void>(resolve => { void client.remove(infoHash, { destroyStore: true }, () => { resolve() }) })
-    }
+    if (infoHash == null) return
+    this.torrents.get(infoHash)?.destroy()
+    this.torrents.delete(infoHash)
   }
 
   async stop (): Promise<void> {
-    const client = this.client
-    this.client = undefined
-    if (client != null) await new Promise<void>(resolve => { client.destroy(() => { resolve() }) })
+    const server = this.server
+    this.server = undefined
+    for (const t of this.torrents.values()) t.destroy()
+    this.torrents.clear()
+    for (const s of this.sockets) s.destroy()
+    if (server != null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }
 }

@@ -1,4 +1,4 @@
-// No WebRTC in bt-ps: webtorrent sees these as absent and uses TCP peers only.
+// No WebRTC in bt-ps: bittorrent-tracker's client sees these as absent and announces over UDP/HTTP only.
 export const RTCPeerConnection = undefined
 export const RTCSessionDescription = undefined
 export const RTCIceCandidate = undefined

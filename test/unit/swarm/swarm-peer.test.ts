@@ -2,12 +2,39 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import parseTorrent from 'parse-torrent'
-import WebTorrent from 'webtorrent'
-import MemoryChunkStore from 'memory-chunk-store'
+import { connect, createServer } from 'node:net'
+import type { Server } from 'node:net'
 import { choosePieceLength } from '../../../src/swarm/piece-length.js'
 import { SwarmPeer } from '../../../src/swarm/swarm-peer.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 import { silentLogger } from '../../../src/logger.js'
+import { MSG, PeerWire, encodeHandshake, readHandshake } from '../../../src/swarm/wire.js'
+
+/** A peer that claims every piece of a torrent and serves `bytes` (corrupted by the caller) for any request. */
+async function roguePeer (infoHash: string, pieceLength: number, pieces: number, bytes: Uint8Array): Promise<[Server, number]> {
+  const server = createServer(socket => {
+    socket.on('error', () => {})
+    void readHandshake(socket, 5000).then(({ handshake, rest }) => {
+      socket.write(encodeHandshake(infoHash, randomBytes(20).toString('hex')))
+      const wire = new PeerWire(socket, handshake, { outgoing: false, maxMessage: 1 << 20 })
+      wire.attach({
+        onMessage: (id, p) => {
+          if (id !== MSG.request) return
+          const [index, begin, length] = [p.readUInt32BE(0), p.readUInt32BE(4), p.readUInt32BE(8)]
+          wire.sendPiece(index, begin, bytes.subarray(index * pieceLength + begin, index * pieceLength + begin + length))
+        },
+        onClose: () => {}
+      }, rest)
+      const bits = Buffer.alloc(Math.ceil(pieces / 8), 0)
+      for (let i = 0; i < pieces; i++) bits[i >> 3] |= 0x80 >> (i & 7)
+      wire.send(MSG.bitfield, bits)
+      wire.send(MSG.unchoke)
+    }).catch(() => { socket.destroy() })
+  })
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  const a = server.address()
+  return [server, typeof a === 'object' && a != null ? a.port : 0]
+}
 
 test('piece length: a power of two in [64 KiB, 4 MiB], at most ~2048 pieces', () => {
   assert.is(choosePieceLength(100), 64 * 1024)
@@ -69,30 +96,59 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
   }
 })
 
-test('pieces that fail their hash (a peer serving corrupt data) are fetched again; the model is bit-exact', async () => {
+test('pieces that fail their hash (a peer serving corrupt data) are fetched again, that peer is banned; the model is bit-exact', async () => {
   const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
   await tracker.start()
   const announce = [tracker.announceUrls.udp]
   const good = new SwarmPeer({ announce, log: silentLogger() })
   const leecher = new SwarmPeer({ announce, log: silentLogger() })
-  // The rogue is a plain webtorrent peer claiming every piece of the same torrent but holding flipped bytes.
-  const rogue = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, utp: false, torrentPort: 0 })
   await good.start(); await leecher.start()
+  const bytes = randomBytes(1 << 20)
+  const seed = await good.seed(bytes, 'm.btps')
+  const corrupt = Buffer.from(bytes); for (let i = 0; i < corrupt.length; i += 4096) corrupt[i] ^= 0xff
+  const [rogue, roguePort] = await roguePeer(seed.infoHash, seed.pieceLength, seed.pieces, corrupt)
+  let rogueConnections = 0
+  rogue.on('connection', () => { rogueConnections++ })
   try {
-    const bytes = randomBytes(1 << 20)
-    const seed = await good.seed(bytes, 'm.btps')
-    const corrupt = Buffer.from(bytes); for (let i = 0; i < corrupt.length; i += 4096) corrupt[i] ^= 0xff
-    const store = new (MemoryChunkStore as new (n: number, o: { length: number }) => { put: (i: number, b: Buffer, cb: () => void) => void })(seed.pieceLength, { length: bytes.length })
-    for (let i = 0; i < seed.pieces; i++) await new Promise<void>(resolve => { store.put(i, corrupt.subarray(i * seed.pieceLength, (i + 1) * seed.pieceLength), resolve) })
-    await new Promise<void>(resolve => { rogue.add(seed.torrentFile, { announce: [], store: MemoryChunkStore, preloadedStore: store, skipVerify: true } as never, () => { resolve() }) })
-    await new Promise(resolve => setTimeout(resolve, 200))
-    const rogueAddr = `127.0.0.1:${rogue.address()?.port ?? 0}`
-    const got = await leecher.download(seed.magnet, { sha256: createHash('sha256').update(bytes).digest('hex'), directPeers: [rogueAddr], signal: AbortSignal.timeout(60_000) })
+    // The rogue is dialled first and claims everything; the honest seeder only shows a few pieces at a time.
+    const got = await leecher.download(seed.magnet, { sha256: createHash('sha256').update(bytes).digest('hex'), directPeers: [`127.0.0.1:${roguePort}`, `127.0.0.1:${good.port}`], signal: AbortSignal.timeout(60_000) })
     assert.ok(Buffer.from(got.bytes).equals(bytes), 'the downloaded model is bit-exact')
     assert.ok(got.hashFailures > 0, 'the rogue peer served pieces that failed verification')
+    assert.is(got.hashFailures, 1, 'one bad piece was enough to ban the rogue')
+    assert.is(rogueConnections, 1, 'a banned peer is not dialled again')
   } finally {
-    await new Promise<void>(resolve => { rogue.destroy(() => { resolve() }) })
+    rogue.close()
     await leecher.stop(); await good.stop(); await tracker.stop()
+  }
+})
+
+test('malformed wire messages close that connection only; the seeder keeps serving others', async () => {
+  const seeder = new SwarmPeer({ announce: [], log: silentLogger() })
+  const leecher = new SwarmPeer({ announce: [], log: silentLogger() })
+  await seeder.start(); await leecher.start()
+  try {
+    const bytes = randomBytes(300_000)
+    const seed = await seeder.seed(bytes, 'm.btps')
+    const attacks = [
+      Buffer.from([0, 0x10, 0, 0, 7]), // a 1 MiB+ message: over the limit
+      Buffer.from([0, 0, 0, 5, 4, 0, 0, 0x7f, 0xff]), // HAVE for a piece that does not exist
+      Buffer.from([0, 0, 0, 13, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]), // a 256 MiB request
+      Buffer.from([0, 0, 0, 3, 20, 0, 0x78]) // an extension handshake that is not bencoded
+    ]
+    for (const attack of attacks) {
+      const closed = await new Promise<boolean>((resolve) => {
+        const s = connect(seeder.port, '127.0.0.1', () => { s.write(Buffer.concat([encodeHandshake(seed.infoHash, randomBytes(20).toString('hex')), attack])) })
+        s.on('error', () => {})
+        s.resume() // read, so the seeder's FIN is seen
+        s.on('close', () => { resolve(true) })
+        setTimeout(() => { s.destroy(); resolve(false) }, 3000)
+      })
+      assert.ok(closed, `the seeder hung up on ${attack.toString('hex')}`)
+    }
+    const got = await leecher.download(seed.magnet, { sha256: createHash('sha256').update(bytes).digest('hex'), directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(20_000) })
+    assert.ok(Buffer.from(got.bytes).equals(bytes), 'an honest peer still gets the model')
+  } finally {
+    await leecher.stop(); await seeder.stop()
   }
 })
 

@@ -1,0 +1,158 @@
+import { BLOCK_BYTES } from './wire.js'
+
+export interface BlockRequest { index: number, begin: number, length: number }
+
+interface Progress<P> {
+  /** the peer this piece is being fetched from; null when that peer left or was slow (anyone may adopt it) */
+  owner: P | null
+  received: Uint8Array
+  /** outstanding requests per block (more than one only in endgame) */
+  requested: Uint8Array
+  missing: number
+  contributors: Set<P>
+}
+
+/**
+ * Which blocks to ask which peer for. Rarest piece first (ties broken at random, so peers spread out); a piece is
+ * fetched from one peer at a time so a bad piece has one culprit; once every missing piece is under way
+ * (endgame), blocks still missing may be asked of a second peer.
+ */
+export class PiecePicker<P> {
+  readonly have: Uint8Array
+  readonly availability: Uint16Array
+  haveCount = 0
+  private readonly progress = new Map<number, Progress<P>>()
+  private readonly pieceLength: number
+  private readonly length: number
+  private readonly random: () => number
+
+  constructor (opts: { pieceCount: number, pieceLength: number, length: number, random?: () => number }) {
+    this.have = new Uint8Array(opts.pieceCount)
+    this.availability = new Uint16Array(opts.pieceCount)
+    this.pieceLength = opts.pieceLength
+    this.length = opts.length
+    this.random = opts.random ?? Math.random
+  }
+
+  get pieceCount (): number { return this.have.length }
+  get complete (): boolean { return this.haveCount === this.have.length }
+  get endgame (): boolean { return this.haveCount + this.progress.size >= this.have.length }
+
+  pieceBytes (index: number): number { return Math.min(this.pieceLength, this.length - index * this.pieceLength) }
+  private blocks (index: number): number { return Math.ceil(this.pieceBytes(index) / BLOCK_BYTES) }
+
+  private request (index: number, block: number): BlockRequest {
+    const begin = block * BLOCK_BYTES
+    return { index, begin, length: Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) }
+  }
+
+  /** Marks pieces held from the start (a seeder holds all). */
+  markHave (index: number): void {
+    if (this.have[index] === 1) return
+    this.have[index] = 1
+    this.haveCount++
+    this.progress.delete(index)
+  }
+
+  /**
+   * Up to `slots` new block requests for `peer`, which holds the pieces `peerHas` says. `inflight` are the
+   * block keys (`blockKey`) already asked of this peer.
+   */
+  pick (peer: P, peerHas: Uint8Array, slots: number, inflight: { has: (key: number) => boolean }): BlockRequest[] {
+    const out: BlockRequest[] = []
+    if (slots <= 0 || this.complete) return out
+    // `limit`: a block is asked for while fewer than `limit` requests for it are open (2 only in endgame).
+    const picked = new Set<number>()
+    const fill = (index: number, p: Progress<P>, limit: number): void => {
+      for (let b = 0; b < p.received.length && out.length < slots; b++) {
+        const key = blockKey(index, b)
+        if (p.received[b] === 1 || p.requested[b] >= limit || inflight.has(key) || picked.has(key)) continue
+        picked.add(key)
+        p.requested[b]++
+        out.push(this.request(index, b))
+      }
+    }
+    // 1. finish what this peer was already fetching, then orphaned pieces it can supply
+    for (const [index, p] of this.progress) {
+      if (out.length >= slots) return out
+      if (p.owner === peer) fill(index, p, 1)
+    }
+    for (const [index, p] of this.progress) {
+      if (out.length >= slots) return out
+      if (p.owner === null && peerHas[index] === 1) { p.owner = peer; fill(index, p, 1) }
+    }
+    // 2. new pieces, rarest first
+    while (out.length < slots) {
+      const index = this.rarest(peerHas)
+      if (index < 0) break
+      const n = this.blocks(index)
+      const p: Progress<P> = { owner: peer, received: new Uint8Array(n), requested: new Uint8Array(n), missing: n, contributors: new Set() }
+      this.progress.set(index, p)
+      fill(index, p, 1)
+    }
+    // 3. endgame: blocks nobody asked for yet, then a second request for blocks someone else is slow to send
+    if (out.length < slots && this.endgame) {
+      for (const limit of [1, 2]) {
+        for (const [index, p] of this.progress) {
+          if (out.length >= slots) break
+          if (peerHas[index] === 1 && p.owner !== peer) fill(index, p, limit)
+        }
+      }
+    }
+    return out
+  }
+
+  private rarest (peerHas: Uint8Array): number {
+    let best = -1
+    let bestAvail = Infinity
+    let ties = 0
+    for (let i = 0; i < this.have.length; i++) {
+      if (this.have[i] === 1 || peerHas[i] !== 1 || this.progress.has(i)) continue
+      const a = this.availability[i]
+      if (a < bestAvail) { best = i; bestAvail = a; ties = 1 } else if (a === bestAvail && this.random() * ++ties < 1) best = i
+    }
+    return best
+  }
+
+  /**
+   * A block arrived from `peer`. Returns 'piece' when it completed its piece (the caller verifies it),
+   * 'block' when it was wanted, 'unwanted' when it was not (already had, or never asked for).
+   */
+  received (peer: P, index: number, begin: number, length: number): 'piece' | 'block' | 'unwanted' {
+    const p = this.progress.get(index)
+    if (p == null || begin % BLOCK_BYTES !== 0) return 'unwanted'
+    const b = begin / BLOCK_BYTES
+    if (b >= p.received.length || p.received[b] === 1 || Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) !== length) return 'unwanted'
+    p.received[b] = 1
+    if (p.requested[b] > 0) p.requested[b]--
+    p.missing--
+    p.contributors.add(peer)
+    return p.missing === 0 ? 'piece' : 'block'
+  }
+
+  /** Requests that will not be answered (peer choked, left, cancelled or was too slow). */
+  release (peer: P, requests: Iterable<number>): void {
+    for (const key of requests) {
+      const { index, block } = splitKey(key)
+      const p = this.progress.get(index)
+      if (p != null && p.requested[block] > 0) p.requested[block]--
+    }
+    for (const p of this.progress.values()) if (p.owner === peer) p.owner = null
+  }
+
+  /** A completed piece was checked (verified or failed): forgets its progress, returns who supplied its blocks. */
+  settle (index: number): Set<P> {
+    const p = this.progress.get(index)
+    this.progress.delete(index)
+    return p?.contributors ?? new Set()
+  }
+
+  /** Blocks of `index` still open somewhere: after a piece completes, duplicates in flight can be cancelled. */
+  isWanted (index: number, block: number): boolean {
+    const p = this.progress.get(index)
+    return p != null && p.received[block] === 0
+  }
+}
+
+export const blockKey = (index: number, block: number): number => index * 65536 + block
+export const splitKey = (key: number): { index: number, block: number } => ({ index: Math.floor(key / 65536), block: key % 65536 })

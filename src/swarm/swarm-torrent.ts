@@ -1,0 +1,452 @@
+import { connect } from 'node:net'
+import type { Socket } from 'node:net'
+import { Client as TrackerClient } from 'bittorrent-tracker'
+import { BtpsError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { RateLimiter } from '../net/rate-limiter.js'
+import { parseInfo, pieceSize, sha1 } from './metainfo.js'
+import type { Metainfo } from './metainfo.js'
+import { PiecePicker, blockKey } from './piece-picker.js'
+import { SeedOffers } from './seed-offers.js'
+import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
+import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
+import type { Handshake } from './wire.js'
+
+const MAX_PEERS = 120
+const MAX_QUEUED_REQUESTS = 2048
+/** Bytes a wire may hold in user space before serving waits for 'drain'. */
+const SEND_HIGH_WATER = 64 * 1024
+/** A peer with requests open and no block for this long is passed over for a while. */
+const SNUB_MS = 8000
+const HANDSHAKE_TIMEOUT_MS = 10_000
+/** Pieces the server shows each peer at a time: two keep its uplink busy; more only let second copies out early. */
+const SUPER_SEED_WINDOW = 2
+
+interface PeerState {
+  wire: PeerWire
+  peerId: string
+  has?: Uint8Array
+  /** HAVE/bitfield that came before the metadata */
+  early: { bitfield?: Buffer, haves: number[] }
+  choked: boolean
+  inflight: Map<number, number>
+  queue: Array<{ index: number, begin: number, length: number }>
+  pumping: boolean
+  utMetadata?: number
+  metadataSize?: number
+  recent: number
+  rate: number
+  lastBlockAt: number
+  snubbedUntil: number
+  strikes: number
+}
+
+export interface TorrentInit {
+  infoHash: string
+  peerId: string
+  port: number
+  announce: string[]
+  log: Logger
+  limiter?: RateLimiter
+  /** known metainfo (seeding, or a downloader that has the .torrent) */
+  meta?: Metainfo
+  /** the whole file, when seeding */
+  bytes?: Uint8Array
+  /** show pieces a few at a time so each goes out once before any goes out twice */
+  superSeed?: boolean
+  onProgress?: (fraction: number) => void
+}
+
+/** One torrent's swarm: its peers, what to ask whom, serving requests, verifying pieces, the tracker. */
+export class SwarmTorrent {
+  readonly infoHash: string
+  meta?: Metainfo
+  uploaded = 0
+  downloaded = 0
+  hashFailures = 0
+  /** wanted block bytes received from each peer id */
+  readonly receivedFrom = new Map<string, number>()
+  private store?: Uint8Array
+  private picker?: PiecePicker<PeerState>
+  private offers?: SeedOffers<PeerState>
+  private readonly init: TorrentInit
+  private readonly log: Logger
+  private readonly peers = new Map<PeerWire, PeerState>()
+  private readonly banned = new Set<string>()
+  private readonly dialing = new Set<string>()
+  private readonly addrPeer = new Map<string, string>()
+  private fetch?: { from: PeerState, assembly: MetadataAssembly, at: number }
+  private tracker?: TrackerClient
+  private tick?: NodeJS.Timeout
+  private ticks = 0
+  private readonly controller = new AbortController()
+  private waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
+
+  constructor (init: TorrentInit) {
+    this.init = init
+    this.infoHash = init.infoHash
+    this.log = init.log.child({ infoHash: init.infoHash.slice(0, 12) })
+    if (init.meta != null) this.setMeta(init.meta, init.bytes)
+  }
+
+  get complete (): boolean { return this.picker?.complete ?? false }
+  get bytes (): Uint8Array | undefined { return this.complete ? this.store : undefined }
+  get peerCount (): number { return this.peers.size }
+
+  start (): void {
+    this.tick = setInterval(() => { this.onTick() }, 1000)
+    if (this.init.announce.length === 0) return
+    const tracker = new TrackerClient({
+      infoHash: this.infoHash,
+      peerId: this.init.peerId,
+      announce: this.init.announce,
+      port: this.init.port,
+      getAnnounceOpts: () => ({ uploaded: this.uploaded, downloaded: this.downloaded, left: this.left(), numwant: MAX_PEERS })
+    })
+    tracker.on('peer', (addr: unknown) => { if (typeof addr === 'string') this.dial(addr) })
+    tracker.on('warning', (err: unknown) => { this.log.debug('tracker warning', { err: String(err) }) })
+    tracker.on('error', (err: unknown) => { this.log.warn('tracker error', { err: String(err) }) })
+    this.tracker = tracker
+    tracker.start()
+  }
+
+  private left (): number {
+    const m = this.meta
+    const p = this.picker
+    if (m == null || p == null) return 1
+    return Math.max(0, m.length - p.haveCount * m.pieceLength)
+  }
+
+  /** Resolves when every piece is verified. */
+  async whenComplete (signal?: AbortSignal): Promise<void> {
+    if (this.complete) return
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(new BtpsError('ABORTED', 'download aborted')) }
+      if (signal?.aborted === true) { onAbort(); return }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push({ resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() }, reject })
+    })
+  }
+
+  /** Connects to `addr` ("ip:port") unless already connected or dialling there. */
+  dial (addr: string): void {
+    if (this.controller.signal.aborted || this.peers.size >= MAX_PEERS || this.dialing.has(addr)) return
+    const known = this.addrPeer.get(addr)
+    if (known != null && ([...this.peers.values()].some(p => p.peerId === known) || this.banned.has(known))) return
+    const colon = addr.lastIndexOf(':')
+    const host = addr.slice(0, colon).replace(/^\[|\]$/g, '')
+    const port = Number(addr.slice(colon + 1))
+    if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return
+    this.dialing.add(addr)
+    const socket = connect({ host, port })
+    socket.on('error', () => {})
+    socket.once('connect', () => {
+      socket.write(encodeHandshake(this.infoHash, this.init.peerId))
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+        this.dialing.delete(addr)
+        this.addrPeer.set(addr, handshake.peerId)
+        if (handshake.infoHash !== this.infoHash) throw new BtpsError('WIRE_PROTOCOL', 'peer answered for another torrent')
+        this.addWire(socket, handshake, rest, true)
+      }).catch((err: unknown) => {
+        this.dialing.delete(addr)
+        this.log.debug('dial failed', { addr, reason: errorMessage(err) })
+        socket.destroy()
+      })
+    })
+    socket.once('close', () => { this.dialing.delete(addr) })
+  }
+
+  /** An incoming connection whose handshake named this torrent. */
+  accept (socket: Socket, handshake: Handshake, rest: Buffer): void {
+    if (this.controller.signal.aborted || this.peers.size >= MAX_PEERS || this.banned.has(handshake.peerId)) { socket.destroy(); return }
+    socket.write(encodeHandshake(this.infoHash, this.init.peerId))
+    this.addWire(socket, handshake, rest, false)
+  }
+
+  private addWire (socket: Socket, remote: Handshake, rest: Buffer, outgoing: boolean): void {
+    if (this.controller.signal.aborted || remote.peerId === this.init.peerId || this.banned.has(remote.peerId)) { socket.destroy(); return }
+    // Two peers that dialled each other keep the connection opened by the smaller peer id, on both sides.
+    const initiator = (out: boolean, peerId: string): string => out ? this.init.peerId : peerId
+    for (const p of this.peers.values()) {
+      if (p.peerId !== remote.peerId) continue
+      if (initiator(outgoing, remote.peerId) < initiator(p.wire.outgoing, p.peerId)) { p.wire.close('duplicate connection'); break }
+      socket.destroy()
+      return
+    }
+    const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
+    const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
+    const ps: PeerState = { wire, peerId: remote.peerId, early: { haves: [] }, choked: true, inflight: new Map(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
+    this.peers.set(wire, ps)
+    // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
+    this.greet(ps)
+    if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength))
+    wire.send(MSG.unchoke)
+    wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
+  }
+
+  /** What a peer learns of us once we know the metadata: our pieces (or, super-seeding, the first few shown). */
+  private greet (ps: PeerState): void {
+    const picker = this.picker
+    const meta = this.meta
+    if (picker == null || meta == null || ps.has != null) return
+    ps.has = new Uint8Array(meta.pieceCount)
+    const { bitfield, haves } = ps.early
+    ps.early = { haves: [] }
+    if (bitfield != null) this.onBitfield(ps, bitfield)
+    for (const i of haves) this.onHave(ps, i)
+    if (this.offers != null) {
+      this.offers.addPeer(ps)
+      this.showOffers(ps)
+    } else if (picker.haveCount > 0) {
+      const bits = Buffer.alloc(Math.ceil(meta.pieceCount / 8))
+      for (let i = 0; i < meta.pieceCount; i++) if (picker.have[i] === 1) bits[i >> 3] |= 0x80 >> (i & 7)
+      ps.wire.send(MSG.bitfield, bits)
+    }
+    if (!picker.complete) ps.wire.send(MSG.interested)
+  }
+
+  private showOffers (ps: PeerState): void {
+    for (const i of this.offers?.next(ps) ?? []) ps.wire.sendInts(MSG.have, i)
+  }
+
+  private onMessage (ps: PeerState, id: number, p: Buffer): void {
+    const need = (n: number): void => { if (p.byteLength !== n) throw new BtpsError('WIRE_PROTOCOL', `message ${id} has ${p.byteLength} bytes, expected ${n}`) }
+    switch (id) {
+      case MSG.choke: need(0); ps.choked = true; this.releaseAll(ps); break
+      case MSG.unchoke: need(0); ps.choked = false; this.fill(ps); break
+      case MSG.interested: case MSG.notInterested: need(0); break
+      case MSG.have: need(4); this.onHave(ps, p.readUInt32BE(0)); break
+      case MSG.bitfield: this.onBitfield(ps, p); break
+      case MSG.request: need(12); this.onRequest(ps, p.readUInt32BE(0), p.readUInt32BE(4), p.readUInt32BE(8)); break
+      case MSG.piece: if (p.byteLength < 8) throw new BtpsError('WIRE_PROTOCOL', 'short piece message'); this.onPiece(ps, p.readUInt32BE(0), p.readUInt32BE(4), p.subarray(8)); break
+      case MSG.cancel: { need(12); const [i, b] = [p.readUInt32BE(0), p.readUInt32BE(4)]; ps.queue = ps.queue.filter(r => r.index !== i || r.begin !== b); break }
+      case MSG.port: break
+      case MSG.extended: this.onExtended(ps, p); break
+      default: break // unknown messages are skipped, as BEP 3 asks
+    }
+  }
+
+  private onHave (ps: PeerState, index: number): void {
+    const meta = this.meta
+    if (meta == null || ps.has == null) { if (ps.early.haves.length < 1 << 20) ps.early.haves.push(index); return }
+    if (index >= meta.pieceCount) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index} of ${meta.pieceCount}`)
+    if (ps.has[index] === 1) return
+    ps.has[index] = 1
+    this.picker!.availability[index]++
+    if (this.offers != null) { this.offers.peerHas(ps, index); this.showOffers(ps) }
+    this.fill(ps)
+  }
+
+  private onBitfield (ps: PeerState, bits: Buffer): void {
+    const meta = this.meta
+    if (meta == null || ps.has == null) { ps.early.bitfield = bits; return }
+    if (bits.byteLength !== Math.ceil(meta.pieceCount / 8)) throw new BtpsError('WIRE_PROTOCOL', `bitfield of ${bits.byteLength} bytes for ${meta.pieceCount} pieces`)
+    for (let i = 0; i < meta.pieceCount; i++) if ((bits[i >> 3] & (0x80 >> (i & 7))) !== 0 && ps.has[i] === 0) { ps.has[i] = 1; this.picker!.availability[i]++; this.offers?.peerHas(ps, i) }
+    if (this.offers != null) this.showOffers(ps)
+    this.fill(ps)
+  }
+
+  private onRequest (ps: PeerState, index: number, begin: number, length: number): void {
+    const meta = this.meta
+    const picker = this.picker
+    if (meta == null || picker == null || index >= meta.pieceCount || picker.have[index] !== 1) return // nothing to give: ignored, as BEP 3 allows
+    if (length === 0 || length > MAX_REQUEST_BYTES || begin + length > pieceSize(meta, index)) throw new BtpsError('WIRE_PROTOCOL', `request ${index}/${begin}+${length} is out of range`)
+    if (ps.queue.length >= MAX_QUEUED_REQUESTS) throw new BtpsError('WIRE_PROTOCOL', `more than ${MAX_QUEUED_REQUESTS} requests queued`)
+    ps.queue.push({ index, begin, length })
+    void this.pump(ps)
+  }
+
+  /** Serves queued requests while the socket keeps up (and the upload limit allows). */
+  private async pump (ps: PeerState): Promise<void> {
+    if (ps.pumping) return
+    ps.pumping = true
+    try {
+      const { wire } = ps
+      while (!wire.closed && ps.queue.length > 0 && !this.controller.signal.aborted) {
+        if (wire.backlog >= SEND_HIGH_WATER) { await wire.writable(SEND_HIGH_WATER); continue }
+        const r = ps.queue.shift()!
+        await this.init.limiter?.take(r.length, this.controller.signal)
+        const at = r.index * this.meta!.pieceLength + r.begin
+        wire.sendPiece(r.index, r.begin, this.store!.subarray(at, at + r.length))
+        this.uploaded += r.length
+      }
+    } catch { /* aborted: the torrent is going away */ } finally {
+      ps.pumping = false
+    }
+  }
+
+  private onPiece (ps: PeerState, index: number, begin: number, block: Buffer): void {
+    const picker = this.picker
+    const key = blockKey(index, begin / BLOCK_BYTES)
+    if (picker == null || !ps.inflight.delete(key)) return // unasked-for data is dropped
+    ps.recent += block.byteLength
+    ps.lastBlockAt = performance.now()
+    const got = picker.received(ps, index, begin, block.byteLength)
+    if (got === 'unwanted') { this.fill(ps); return }
+    block.copy(this.store!, index * this.meta!.pieceLength + begin)
+    this.downloaded += block.byteLength
+    this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + block.byteLength)
+    if (got === 'piece') this.verify(index)
+    this.fill(ps)
+  }
+
+  private verify (index: number): void {
+    const meta = this.meta!
+    const picker = this.picker!
+    const at = index * meta.pieceLength
+    const piece = this.store!.subarray(at, at + pieceSize(meta, index))
+    if (sha1(piece).equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+      picker.markHave(index)
+      for (const p of this.peers.values()) {
+        p.wire.sendInts(MSG.have, index)
+        for (const key of p.inflight.keys()) {
+          if (Math.floor(key / 65536) !== index) continue
+          p.inflight.delete(key)
+          p.wire.sendInts(MSG.cancel, index, (key % 65536) * BLOCK_BYTES, Math.min(BLOCK_BYTES, piece.byteLength - (key % 65536) * BLOCK_BYTES))
+        }
+      }
+      this.init.onProgress?.(picker.haveCount / picker.pieceCount)
+      if (picker.complete) this.finish()
+      return
+    }
+    this.hashFailures++
+    const contributors = picker.settle(index)
+    this.log.warn('piece failed verification', { piece: index, peers: [...contributors].map(c => c.wire.remoteAddress).join(',') })
+    for (const c of contributors) {
+      c.strikes++
+      // One peer sent the whole piece: it is the culprit. Blocks from several peers: ban on repeat offence.
+      if (contributors.size === 1 || c.strikes >= 3) this.ban(c, `sent piece ${index}, which failed its SHA-1`)
+    }
+    for (const p of this.peers.values()) this.fill(p)
+  }
+
+  private ban (ps: PeerState, reason: string): void {
+    this.banned.add(ps.peerId)
+    this.log.warn('peer banned from this torrent', { peer: ps.wire.remoteAddress, reason })
+    ps.wire.close(`banned: ${reason}`)
+  }
+
+  private finish (): void {
+    for (const p of this.peers.values()) p.wire.send(MSG.notInterested)
+    this.tracker?.complete()
+    for (const w of this.waiters.splice(0)) w.resolve()
+  }
+
+  private fill (ps: PeerState): void {
+    const picker = this.picker
+    if (picker == null || picker.complete || ps.choked || ps.has == null || ps.wire.closed || performance.now() < ps.snubbedUntil) return
+    // Enough requests open to cover about half a second at the rate this peer has been sending.
+    const cap = Math.min(128, 8 + Math.ceil(ps.rate * 0.5 / BLOCK_BYTES))
+    const slots = cap - ps.inflight.size
+    if (slots <= 0) return
+    const now = performance.now()
+    for (const r of picker.pick(ps, ps.has, slots, ps.inflight)) {
+      ps.inflight.set(blockKey(r.index, r.begin / BLOCK_BYTES), now)
+      ps.wire.sendInts(MSG.request, r.index, r.begin, r.length)
+    }
+  }
+
+  private releaseAll (ps: PeerState): void {
+    this.picker?.release(ps, ps.inflight.keys())
+    ps.inflight.clear()
+  }
+
+  private onClose (ps: PeerState, reason: string): void {
+    if (this.peers.get(ps.wire) !== ps) return
+    this.peers.delete(ps.wire)
+    this.log.debug('peer left', { peer: ps.wire.remoteAddress, reason })
+    this.releaseAll(ps)
+    if (ps.has != null && this.picker != null) for (let i = 0; i < ps.has.length; i++) if (ps.has[i] === 1) this.picker.availability[i]--
+    this.offers?.removePeer(ps)
+    if (this.fetch?.from === ps) { this.fetch = undefined; this.fetchMetadata() }
+    if (!this.controller.signal.aborted) for (const p of this.peers.values()) this.fill(p)
+  }
+
+  private onExtended (ps: PeerState, p: Buffer): void {
+    if (p.byteLength < 1) throw new BtpsError('WIRE_PROTOCOL', 'empty extended message')
+    if (p[0] === 0) {
+      const hs = parseExtHandshake(p.subarray(1))
+      ps.utMetadata = hs.utMetadata
+      ps.metadataSize = hs.metadataSize
+      this.fetchMetadata()
+      return
+    }
+    if (p[0] !== LOCAL_UT_METADATA) return
+    const msg = parseMetadataMessage(p.subarray(1))
+    const meta = this.meta
+    if (msg.type === 'request') {
+      if (ps.utMetadata == null) return
+      const at = msg.piece * METADATA_PIECE_BYTES
+      if (meta == null || at >= meta.info.byteLength) ps.wire.sendExtended(ps.utMetadata, encodeMetadataMessage({ type: 'reject', piece: msg.piece }))
+      else ps.wire.sendExtended(ps.utMetadata, encodeMetadataMessage({ type: 'data', piece: msg.piece, totalSize: meta.info.byteLength, data: meta.info.subarray(at, at + METADATA_PIECE_BYTES) }))
+      return
+    }
+    const f = this.fetch
+    if (meta != null || f == null || f.from !== ps) return
+    if (msg.type !== 'data' || msg.totalSize !== f.assembly.size) { ps.metadataSize = undefined; this.fetch = undefined; this.fetchMetadata(); return }
+    f.at = performance.now()
+    const info = f.assembly.add(msg.piece, msg.data)
+    if (info == null) return
+    this.fetch = undefined
+    try {
+      this.setMeta(parseInfo(info, this.infoHash))
+    } catch (err) {
+      this.ban(ps, `sent bad metadata: ${errorMessage(err)}`)
+    }
+  }
+
+  /** Without metadata, asks one peer that offers it for every metadata piece. */
+  private fetchMetadata (): void {
+    if (this.meta != null || this.fetch != null) return
+    const from = [...this.peers.values()].find(p => p.utMetadata != null && p.metadataSize != null)
+    if (from == null) return
+    const assembly = new MetadataAssembly(from.metadataSize!)
+    this.fetch = { from, assembly, at: performance.now() }
+    for (let i = 0; i < assembly.count; i++) from.wire.sendExtended(from.utMetadata!, encodeMetadataMessage({ type: 'request', piece: i }))
+  }
+
+  private setMeta (meta: Metainfo, bytes?: Uint8Array): void {
+    this.meta = meta
+    this.store = bytes ?? new Uint8Array(meta.length)
+    this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
+    if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
+    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, SUPER_SEED_WINDOW)
+    for (const ps of this.peers.values()) {
+      try { this.greet(ps) } catch (err) { ps.wire.close(errorMessage(err)) }
+    }
+  }
+
+  private onTick (): void {
+    const now = performance.now()
+    this.ticks++
+    for (const ps of this.peers.values()) {
+      ps.rate = ps.rate * 0.5 + ps.recent * 0.5
+      ps.recent = 0
+      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
+        // Requests this peer sits on go to others; it gets asked again later.
+        for (const key of ps.inflight.keys()) ps.wire.sendInts(MSG.cancel, Math.floor(key / 65536), (key % 65536) * BLOCK_BYTES, Math.min(BLOCK_BYTES, pieceSize(this.meta!, Math.floor(key / 65536)) - (key % 65536) * BLOCK_BYTES))
+        this.releaseAll(ps)
+        ps.snubbedUntil = now + SNUB_MS
+        ps.lastBlockAt = now
+        for (const p of this.peers.values()) this.fill(p)
+      }
+      if (this.ticks % 30 === 0) ps.wire.keepAlive()
+      if (now >= ps.snubbedUntil) this.fill(ps)
+    }
+    if (this.fetch != null && now - this.fetch.at > 5000) { this.fetch.from.metadataSize = undefined; this.fetch = undefined; this.fetchMetadata() }
+  }
+
+  destroy (): void {
+    if (this.controller.signal.aborted) return
+    this.controller.abort()
+    clearInterval(this.tick)
+    if (this.tracker != null) {
+      const t = this.tracker
+      this.tracker = undefined
+      try { t.stop() } catch { /* tracker gone */ }
+      t.destroy()
+    }
+    for (const p of [...this.peers.values()]) p.wire.close('torrent removed')
+    for (const w of this.waiters.splice(0)) w.reject(new BtpsError('ABORTED', 'torrent removed'))
+  }
+}

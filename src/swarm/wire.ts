@@ -1,0 +1,234 @@
+import type { Socket } from 'node:net'
+import { BtpsError, InvalidInputError } from '../errors.js'
+
+/** BitTorrent peer wire protocol (BEP 3) with the extension protocol (BEP 10), over one TCP socket. */
+export const PROTOCOL = 'BitTorrent protocol'
+export const HANDSHAKE_BYTES = 68
+export const BLOCK_BYTES = 16 * 1024
+/** Longest block a peer may ask for; BEP 3 clients use 16 KiB, some ask 32 KiB. */
+export const MAX_REQUEST_BYTES = 128 * 1024
+
+export const MSG = { choke: 0, unchoke: 1, interested: 2, notInterested: 3, have: 4, bitfield: 5, request: 6, piece: 7, cancel: 8, port: 9, extended: 20 } as const
+
+export interface Handshake { infoHash: string, peerId: string, extensions: boolean }
+
+export function encodeHandshake (infoHash: string, peerId: string): Buffer {
+  const b = Buffer.alloc(HANDSHAKE_BYTES)
+  b[0] = PROTOCOL.length
+  b.write(PROTOCOL, 1, 'latin1')
+  b[25] = 0x10 // reserved bit 20 from the right: extension protocol (BEP 10)
+  Buffer.from(infoHash, 'hex').copy(b, 28)
+  Buffer.from(peerId, 'hex').copy(b, 48)
+  return b
+}
+
+export function parseHandshake (b: Uint8Array): Handshake {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  if (buf.byteLength < HANDSHAKE_BYTES || buf[0] !== PROTOCOL.length || buf.toString('latin1', 1, 20) !== PROTOCOL) {
+    throw new InvalidInputError('WIRE_PROTOCOL', 'handshake', 'not a BitTorrent handshake')
+  }
+  return { infoHash: buf.toString('hex', 28, 48), peerId: buf.toString('hex', 48, 68), extensions: (buf[25] & 0x10) !== 0 }
+}
+
+/** Reads the 68-byte handshake from a fresh socket; resolves with it and whatever bytes followed. */
+export async function readHandshake (socket: Socket, timeoutMs: number): Promise<{ handshake: Handshake, rest: Buffer }> {
+  return await new Promise((resolve, reject) => {
+    let got: Buffer = Buffer.alloc(0)
+    const done = (err?: Error): void => {
+      clearTimeout(timer)
+      socket.off('data', onData); socket.off('close', onClose); socket.off('error', onError)
+      if (err != null) { reject(err); return }
+      try {
+        resolve({ handshake: parseHandshake(got), rest: got.subarray(HANDSHAKE_BYTES) })
+      } catch (e) { reject(e as Error) }
+    }
+    const onData = (d: Buffer): void => {
+      got = got.byteLength === 0 ? d : Buffer.concat([got, d])
+      if (got.byteLength >= HANDSHAKE_BYTES || got[0] !== PROTOCOL.length) { socket.pause(); done() }
+    }
+    const onClose = (): void => { done(new BtpsError('WIRE_CLOSED', 'peer closed before its handshake')) }
+    const onError = (err: Error): void => { done(err) }
+    const timer = setTimeout(() => { done(new BtpsError('WIRE_TIMEOUT', 'no handshake in time')) }, timeoutMs)
+    socket.on('data', onData); socket.once('close', onClose); socket.once('error', onError)
+  })
+}
+
+/** What a wire hands up; each message from the peer is already checked for shape, not for meaning. */
+export interface WireHandler {
+  onMessage: (id: number, payload: Buffer) => void
+  onClose: (reason: string) => void
+}
+
+/** Frames messages on an established socket. Bad framing closes the wire with a reason; it never throws out. */
+export class PeerWire {
+  readonly socket: Socket
+  readonly remote: Handshake
+  readonly outgoing: boolean
+  closed = false
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private readonly maxMessage: number
+  private handler?: WireHandler
+  private pending: Uint8Array[] = []
+  private flushScheduled = false
+
+  constructor (socket: Socket, remote: Handshake, opts: { outgoing: boolean, maxMessage: number }) {
+    this.socket = socket
+    this.remote = remote
+    this.outgoing = opts.outgoing
+    this.maxMessage = opts.maxMessage
+    socket.setNoDelay(true)
+  }
+
+  /** Starts reading (after `rest`, the bytes that came with the handshake). */
+  attach (handler: WireHandler, rest: Buffer): void {
+    this.handler = handler
+    this.socket.on('data', (d: Buffer) => { this.onData(d) })
+    this.socket.once('close', () => { this.close('connection closed') })
+    this.socket.on('error', (err: Error) => { this.close(err.message) })
+    if (rest.byteLength > 0) this.onData(rest)
+    this.socket.resume()
+  }
+
+  get remoteAddress (): string { return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}` }
+  /** Bytes waiting in user space to be written. */
+  get backlog (): number {
+    let n = this.socket.writableLength
+    for (const p of this.pending) n += p.byteLength
+    return n
+  }
+
+  private onData (d: Buffer): void {
+    if (this.closed) return
+    this.chunks.push(d)
+    this.buffered += d.byteLength
+    while (!this.closed && this.buffered >= 4) {
+      const head = this.peek(4)
+      const len = head.readUInt32BE(0)
+      if (len > this.maxMessage) { this.close(`message of ${len} bytes exceeds ${this.maxMessage}`); return }
+      if (this.buffered < 4 + len) return
+      const msg = this.take(4 + len)
+      if (len === 0) continue // keep-alive
+      try {
+        this.handler?.onMessage(msg[4], msg.subarray(5))
+      } catch (err) {
+        this.close(`bad message ${msg[4]}: ${String((err as Error).message ?? err)}`)
+      }
+    }
+  }
+
+  private peek (n: number): Buffer {
+    if (this.chunks[0].byteLength >= n) return this.chunks[0]
+    const joined = Buffer.concat(this.chunks)
+    this.chunks = [joined]
+    return joined
+  }
+
+  private take (n: number): Buffer {
+    const first = this.chunks[0]
+    let out: Buffer
+    if (first.byteLength >= n) {
+      out = first.subarray(0, n)
+      if (first.byteLength === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+    } else {
+      out = Buffer.allocUnsafe(n)
+      let off = 0
+      while (off < n) {
+        const c = this.chunks[0]
+        const k = Math.min(c.byteLength, n - off)
+        c.copy(out, off, 0, k)
+        off += k
+        if (k === c.byteLength) this.chunks.shift()
+        else this.chunks[0] = c.subarray(k)
+      }
+    }
+    this.buffered -= n
+    return out
+  }
+
+  /**
+   * Messages queue up and go out together once the current I/O callbacks are done: a HAVE to every peer after
+   * each piece and a request after each block would otherwise cost a system call apiece.
+   */
+  /** Resolves once fewer than `limit` bytes wait to be written (or the wire closed). */
+  async writable (limit: number): Promise<void> {
+    while (!this.closed && this.backlog >= limit) {
+      if (this.pending.length > 0) await new Promise(resolve => setImmediate(resolve))
+      else await drained(this.socket)
+    }
+  }
+
+  private queue (...parts: Uint8Array[]): void {
+    if (this.closed) return
+    this.pending.push(...parts)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => { this.flush() })
+    }
+  }
+
+  private flush (): void {
+    this.flushScheduled = false
+    const parts = this.pending
+    this.pending = []
+    if (this.closed || parts.length === 0) return
+    this.socket.cork()
+    for (const p of parts) this.socket.write(p)
+    this.socket.uncork()
+  }
+
+  send (id: number, payload?: Uint8Array): void {
+    const head = Buffer.allocUnsafe(5)
+    head.writeUInt32BE(1 + (payload?.byteLength ?? 0), 0)
+    head[4] = id
+    if (payload == null || payload.byteLength === 0) this.queue(head)
+    else this.queue(head, payload)
+  }
+
+  keepAlive (): void {
+    this.queue(Buffer.alloc(4))
+  }
+
+  sendInts (id: number, ...ints: number[]): void {
+    const b = Buffer.allocUnsafe(5 + ints.length * 4)
+    b.writeUInt32BE(1 + ints.length * 4, 0)
+    b[4] = id
+    ints.forEach((v, i) => b.writeUInt32BE(v, 5 + i * 4))
+    this.queue(b)
+  }
+
+  /** A `piece` message: header and the block, the block written without copying. */
+  sendPiece (index: number, begin: number, block: Uint8Array): void {
+    const head = Buffer.allocUnsafe(13)
+    head.writeUInt32BE(9 + block.byteLength, 0)
+    head[4] = MSG.piece
+    head.writeUInt32BE(index, 5)
+    head.writeUInt32BE(begin, 9)
+    this.queue(head, block)
+  }
+
+  sendExtended (extId: number, payload: Uint8Array): void {
+    const b = Buffer.allocUnsafe(1 + payload.byteLength)
+    b[0] = extId
+    b.set(payload, 1)
+    this.send(MSG.extended, b)
+  }
+
+  close (reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.chunks = []
+    this.pending = []
+    this.socket.destroy()
+    this.handler?.onClose(reason)
+  }
+}
+
+async function drained (socket: Socket): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+    socket.once('drain', done)
+    socket.once('close', done)
+  })
+}

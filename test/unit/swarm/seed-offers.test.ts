@@ -1,0 +1,52 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { SeedOffers } from '../../../src/swarm/seed-offers.js'
+
+test('every piece is shown to someone once before any piece is shown twice', () => {
+  const offers = new SeedOffers<string>(40, 2)
+  const peers = ['a', 'b', 'c', 'd']
+  for (const p of peers) offers.addPeer(p)
+  const shown: number[] = []
+  // Peers take what they are shown (HAVE back), round after round, until every piece went out once.
+  while (shown.length < 40) {
+    for (const p of peers) {
+      const next = offers.next(p)
+      shown.push(...next)
+      for (const i of next) offers.peerHas(p, i)
+    }
+  }
+  assert.is(new Set(shown.slice(0, 40)).size, 40, 'the first 40 pieces shown are 40 different pieces')
+})
+
+test('a peer sees at most `window` pieces it lacks; getting one (from anyone) frees a slot', () => {
+  const offers = new SeedOffers<string>(10, 2)
+  offers.addPeer('a')
+  const first = offers.next('a')
+  assert.is(first.length, 2)
+  assert.equal(offers.next('a'), [], 'window full')
+  offers.peerHas('a', first[0])
+  assert.is(offers.next('a').length, 1)
+  offers.peerHas('a', 9) // got piece 9 from another client, never shown by the server
+  assert.equal(offers.next('a'), [], 'that frees nothing: it was not one of the shown pieces')
+})
+
+test('pieces the peer already holds are never shown; the least-held piece goes first', () => {
+  const offers = new SeedOffers<string>(4, 1)
+  for (const p of ['a', 'b', 'c']) offers.addPeer(p)
+  for (const i of [0, 1, 2]) offers.peerHas('a', i)
+  for (const i of [0, 1]) offers.peerHas('b', i)
+  assert.equal(offers.next('c'), [3], 'held by nobody')
+  assert.equal(offers.next('b'), [2], 'b lacks 2 and 3, each held or shown once: the tie goes in turn')
+  assert.equal(offers.next('a'), [3], 'a lacks only 3')
+})
+
+test('a peer that leaves no longer counts as holding its pieces', () => {
+  const offers = new SeedOffers<string>(2, 1)
+  offers.addPeer('a'); offers.addPeer('b')
+  offers.peerHas('a', 0)
+  offers.removePeer('a')
+  offers.addPeer('c')
+  assert.equal(offers.next('c'), [0], 'piece 0 is held by nobody again, so it comes first')
+})
+
+test.run()
