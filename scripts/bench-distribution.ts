@@ -5,13 +5,16 @@
  * streams to each client) and `http` (plain HTTP server) with the Kumar–Ross lower bound. Root only.
  *
  *   npm run bench:distribution -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--server-mbit S]
- *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--train]
+ *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--piece-kib P] [--train]
+ *
+ * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { EmulatedNetwork, namespacesUnavailable } from '../src/bench/netns.js'
 import type { EmulatedHost } from '../src/bench/netns.js'
 import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
@@ -69,22 +72,28 @@ if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailabl
 const work = mkdtempSync(join(tmpdir(), 'btps-bench-'))
 let network: EmulatedNetwork | undefined
 let running: RoleProcess[] = []
-let cleaning = false
 let keepLogs = false
+let cleaning: Promise<void> | undefined
+/** Stops every process and removes the emulated cluster; every caller (signal, failure, normal end) awaits the same run. */
 async function cleanup (): Promise<void> {
-  if (cleaning) return
-  cleaning = true
-  await Promise.all(running.map(async p => { await stopRole(p, 5000) }))
-  running = []
-  network?.stop()
-  if (keepLogs) console.error(`process logs kept in ${work}`)
-  else rmSync(work, { recursive: true, force: true })
+  cleaning ??= (async () => {
+    try {
+      await Promise.allSettled(running.map(async p => { await stopRole(p, 5000) }))
+      running = []
+    } finally {
+      network?.stop()
+      if (keepLogs) console.error(`process logs kept in ${work}`)
+      else rmSync(work, { recursive: true, force: true })
+    }
+  })()
+  await cleaning
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => { console.error(`\n${sig}: removing the emulated cluster`); void cleanup().finally(() => process.exit(130)) })
 }
 
 const log = (line: string): void => { console.error(line) }
+const execFileAsync = promisify(execFile)
 
 /** CPU seconds of each process and the machine's busy share over `fn`. */
 async function measured<T> (procs: RoleProcess[], fn: () => Promise<T>): Promise<{ value: T, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpu: ReturnType<typeof cpuVerdict> }> {
@@ -105,7 +114,7 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   const job = values.train
     ? ['--job.task', 'train', '--model', 'mlp', '--hidden-units', String(Math.max(1, Math.round(modelMiB * 1048576 / (4 * 795))))]
     : ['--job.task', 'distribute', '--job.model_mb', String(modelMiB)]
-  const common = [...job, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'warn']
+  const common = [...job, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'info']
   const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: net.wrap(hosts.tracker) })
   running.push(tracker)
   await tracker.ready
@@ -117,17 +126,24 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   running.push(...clients)
   await Promise.all(clients.map(async c => await c.ready))
   log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
-  const cli = (args: string[]): string => {
-    const r = spawnSync(net.wrap(hosts.server)[0], [...net.wrap(hosts.server).slice(1), process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`bt-ps ${args[0]} failed: ${r.stderr}${r.stdout}`)
-    return r.stdout
+  // Async, so a signal to this script is handled while a round runs.
+  const cli = async (args: string[]): Promise<string> => {
+    const [cmd, ...pre] = net.wrap(hosts.server)
+    try {
+      return (await execFileAsync(cmd, [...pre, process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })).stdout
+    } catch (err) {
+      const e = err as { stderr?: string, stdout?: string }
+      throw new Error(`bt-ps ${args[0]} failed: ${e.stderr ?? ''}${e.stdout ?? String(err)}`)
+    }
   }
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
-    const m = await measured([server, ...clients], async () => { cli(['round', '--server', 'http://127.0.0.1:8080', '--rounds', '1', '--wait']) })
-    const status = JSON.parse(cli(['status', '--server', 'http://127.0.0.1:8080', '--json'])) as { results: RoundResult[] }
+    const m = await measured([server, ...clients], async () => { await cli(['round', '--server', 'http://127.0.0.1:8080', '--rounds', '1', '--wait']) })
+    const status = JSON.parse(await cli(['status', '--server', 'http://127.0.0.1:8080', '--json'])) as { results: RoundResult[] }
     const res = status.results.at(-1)
     if (res == null || res.status === 'failed') throw new Error(`round failed: ${res?.reason ?? 'no result'}`)
+    // A round that ended at its deadline without every client is reported (column "held"), and its logs kept.
+    if (res.completionS.length < n) keepLogs = true
     out.push({ completionS: res.completionS, serverEgressBytes: res.serverEgressBytes, peerBytes: res.peerBytes, modelBytes: res.modelBytes, cpuSeconds: m.cpuSeconds, machineBusy: m.machineBusy, wallS: m.wallS, cpuLimited: m.cpu.limited, cpuNote: m.cpu.why })
   }
   for (const p of [...clients, server, tracker].reverse()) await stopRole(p)
@@ -189,6 +205,7 @@ async function main (): Promise<RunResult[]> {
       const { tMin, star } = distributionBounds(modelBytes, mbitToBytesPerS(serverMbit), clients.map(() => u), clients.map(() => u))
       results.push({ mode, clients: n, modelMiB, linkMbit, serverMbit, modelBytes, tMinS: tMin, starS: star, rounds })
       const last = rounds.at(-1)!
+      if (last.completionS.length < n) log(`  ${mode} N=${n}: only ${last.completionS.length} of ${n} clients held the model when the round ended (see the logs)`)
       log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; CPU: ${last.cpuNote}`)
     }
     network.stop()
@@ -199,9 +216,9 @@ async function main (): Promise<RunResult[]> {
 
 function table (results: RunResult[]): string {
   return renderTable(
-    ['mode', 'N', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'server sent', 'client<->client', 'CPU-bound'],
+    ['mode', 'N', 'held', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'server sent', 'client<->client', 'CPU-bound'],
     results.flatMap(r => r.rounds.map(m => [
-      r.mode, r.clients, (r.modelBytes / 1e6).toFixed(1), r.tMinS.toFixed(2), r.starS.toFixed(2),
+      r.mode, r.clients, m.completionS.length === r.clients ? 'all' : `${m.completionS.length}/${r.clients}`, (r.modelBytes / 1e6).toFixed(1), r.tMinS.toFixed(2), r.starS.toFixed(2),
       Math.min(...m.completionS).toFixed(2), median(m.completionS).toFixed(2), Math.max(...m.completionS).toFixed(2),
       (Math.max(...m.completionS) / r.tMinS).toFixed(2), `${(m.serverEgressBytes / r.modelBytes).toFixed(2)} F`, `${(m.peerBytes / 1e6).toFixed(1)} MB`,
       m.cpuLimited ? `yes (${m.cpuNote})` : 'no'

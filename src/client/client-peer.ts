@@ -14,7 +14,7 @@ import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
 import type { ClientReport, ClientState, RoundAnnouncement } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
@@ -73,6 +73,15 @@ export class ClientPeer {
       this.node = node
       node.services.pubsub.subscribe(roundsTopic(job.id))
       node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
+      await node.handle(ROUND_PROTOCOL, async (stream, conn) => {
+        try {
+          const frame = await framed(stream).read({ signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+          this.onRoundMessage(conn.remotePeer, frame.subarray())
+        } catch (err) {
+          this.log.warn('dropped round notice', { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
+        }
+        await stream.close().catch(() => {})
+      })
       node.addEventListener('peer:disconnect', (evt) => {
         if (this.serverPeer != null && evt.detail.equals(this.serverPeer) && !this.controller.signal.aborted) {
           this.log.warn('lost the server; reconnecting')
@@ -141,12 +150,17 @@ export class ClientPeer {
   }
 
   private onGossip (msg: { topic: string, type: string, from?: PeerId, data: Uint8Array }): void {
-    if (msg.topic !== roundsTopic(this.config.job.id)) return
-    // Only the job's server may steer rounds: gossipsub signs messages, `from` is the signer.
-    if (msg.type !== 'signed' || msg.from == null || this.serverPeer == null || !msg.from.equals(this.serverPeer)) return
+    if (msg.topic !== roundsTopic(this.config.job.id) || msg.type !== 'signed' || msg.from == null) return
+    this.onRoundMessage(msg.from, msg.data)
+  }
+
+  /** A round message from gossip (`from` is its signer) or a direct stream (`from` is the authenticated peer). */
+  private onRoundMessage (from: PeerId, data: Uint8Array): void {
+    // Only the job's server may steer rounds.
+    if (this.serverPeer == null || !from.equals(this.serverPeer)) return
     let m
     try {
-      m = parseRoundMessage(msg.data)
+      m = parseRoundMessage(data)
     } catch (err) {
       this.log.warn('dropped malformed round message', { reason: errorMessage(err) })
       return

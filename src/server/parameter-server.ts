@@ -17,7 +17,7 @@ import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseReceipt, parseUpdateHeader } from '../net/messages.js'
 import type { RoundAnnouncement, RoundEnd } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { chooseBackend } from '../training/backend.js'
@@ -294,6 +294,7 @@ export class ParameterServer {
       await pubsub.publish(roundsTopic(job.id), encodeMessage(m)).catch((err: unknown) => { this.log.warn('publish failed', { reason: errorMessage(err) }) })
     }
     await publish(announcement)
+    this.notify(selected, announcement)
     const announcedAt = Date.now()
     // Re-announce while open: a client that (re)joined after the first announcement still gets the round.
     const reannounce = setInterval(() => { void publish(announcement) }, 3000)
@@ -311,7 +312,9 @@ export class ParameterServer {
     }
     const what = job.task === 'distribute' ? 'clients holding the model' : 'updates'
     const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
-    await publish({ type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason })
+    const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
+    await publish(end)
+    this.notify(selected, end)
     const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
     await swarm.remove(seed?.infoHash)
     this.modelBlob = undefined
@@ -321,6 +324,25 @@ export class ParameterServer {
     this.need(this.checkpoints).save({ round, tensors: this.weights, results: this.results })
     this.need(this.writer).scalars(roundScalars(result), round)
     this.log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
+  }
+
+  /**
+   * Sends a round message straight to each of `clientIds` too. Gossip alone can lose a peer for good: gossipsub
+   * does not re-open an outbound stream that failed to open or closed, and drops what it would send there.
+   */
+  private notify (clientIds: string[], m: RoundAnnouncement | RoundEnd): void {
+    const node = this.need(this.node)
+    const bytes = encodeMessage(m)
+    for (const clientId of clientIds) {
+      const peer = this.registry.get(clientId)?.peerId
+      const conn = node.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')
+      if (conn == null) continue
+      void (async () => {
+        const stream = await conn.newStream(ROUND_PROTOCOL, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+        await framed(stream).write(bytes)
+        await stream.close()
+      })().catch((err: unknown) => { this.log.debug('round notice not delivered', { client: clientId, reason: errorMessage(err) }) })
+    }
   }
 
   private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {

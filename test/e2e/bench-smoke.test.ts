@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,7 +16,8 @@ maybe('bench:distribution (N = 2, 4 MiB): all three modes measured, results writ
   try {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-distribution.ts', '--clients', '2', '--model-mb', '4', '--link-mbit', '40', '--modes', 'bt,ps,http', '--out', out, '--name', 'smoke', '--prefix', prefix], { encoding: 'utf8', timeout: 240_000 })
     assert.is(r.status, 0, r.stderr.slice(-2000))
-    assert.match(r.stdout, /mode\s+N\s+model MB\s+T_min s/)
+    assert.match(r.stdout, /mode\s+N\s+held\s+model MB\s+T_min s/)
+    assert.is(r.stdout.split('\n').filter(l => /^(bt|ps|http)\s+2\s+all\s/.test(l)).length, 3, 'every mode: both clients held the model')
     const { results } = JSON.parse(readFileSync(join(out, 'smoke.json'), 'utf8')) as { results: Array<{ mode: string, clients: number, tMinS: number, rounds: Array<{ completionS: number[], serverEgressBytes: number, modelBytes: number }> }> }
     assert.equal(results.map(x => x.mode), ['bt', 'ps', 'http'])
     for (const res of results) {
@@ -28,6 +29,31 @@ maybe('bench:distribution (N = 2, 4 MiB): all three modes measured, results writ
     assert.is(results[1].rounds[0].serverEgressBytes, 2 * results[1].rounds[0].modelBytes, 'ps: the server sends every copy')
     assert.ok(existsSync(join(out, 'smoke.svg')))
     assert.equal(EmulatedNetwork.existing(prefix), [], 'every namespace removed')
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+maybe('bench:distribution stopped by SIGTERM in the middle of a round removes its processes and namespaces', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'btps-bench-stop-'))
+  const prefix = `btpsstop${process.pid}`
+  try {
+    // 4 MiB over 4 Mbit/s links: the round lasts several seconds, long enough to be interrupted.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-distribution.ts', '--clients', '2', '--model-mb', '4', '--link-mbit', '4', '--modes', 'bt', '--out', out, '--prefix', prefix], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: out } })
+    let stderr = ''
+    const exited = new Promise<number | null>(resolve => { child.on('exit', code => { resolve(code) }) })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no round started: ${stderr}`)) }, 120_000)
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (/running 1 round/.test(stderr)) { clearTimeout(timer); resolve() } })
+    })
+    assert.ok(EmulatedNetwork.existing(prefix).length > 0, 'the cluster is up')
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    child.kill('SIGTERM')
+    assert.is(await exited, 130, stderr.slice(-1000))
+    assert.equal(EmulatedNetwork.existing(prefix), [], 'every namespace removed')
+    // Its processes' command lines name their work dir, which TMPDIR put under `out`.
+    const left = spawnSync('pgrep', ['-f', out], { encoding: 'utf8' }).stdout.trim()
+    assert.is(left, '', 'no process of the benchmark left')
   } finally {
     rmSync(out, { recursive: true, force: true })
   }

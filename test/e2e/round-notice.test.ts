@@ -1,0 +1,43 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createControlNode } from '../../src/net/node.js'
+import { framed, readJson, writeJson } from '../../src/net/frames.js'
+import { parseRoundMessage } from '../../src/net/messages.js'
+import type { RoundMessage } from '../../src/net/messages.js'
+import { LOGIN_PROTOCOL, ROUND_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
+import { startCluster, until } from './cluster.js'
+
+// Gossipsub drops, for good, what it would send to a peer whose outbound stream failed to open; the server
+// therefore also hands each selected client its round messages on a direct stream. This client never reads
+// gossip: it learns of its round only that way.
+test('a selected client that gets no gossip still receives its round announcement and round end directly', async () => {
+  const [cluster, close] = await startCluster({ clients: 0, jobClients: 1, jobFlags: ['--job.task', 'distribute', '--job.model_mb', '1', '--round-timeout', '4'] })
+  const peer = await createControlNode({ host: '127.0.0.1', port: 0 })
+  let ok = false
+  try {
+    const received: RoundMessage[] = []
+    await peer.handle(ROUND_PROTOCOL, async (stream) => {
+      received.push(parseRoundMessage((await framed(stream).read()).subarray()))
+      await stream.close()
+    })
+    const conn = await peer.dial(multiaddr(cluster.serverAddr))
+    const login = framed(await conn.newStream(LOGIN_PROTOCOL))
+    await writeJson(login, { clientId: 'quiet', backend: 'none' })
+    assert.is((await readJson(login, 'login') as { ok: boolean }).ok, true)
+    peer.services.pubsub.subscribe(roundsTopic('mnist')) // subscribed, so the server counts it as reachable
+    await until('client eligible', async () => (await cluster.admin.status()).clients.some(c => c.online) ? true : undefined)
+    await cluster.admin.startRounds(1)
+    await until('announcement on the direct stream', async () => received.some(m => m.type === 'round') ? true : undefined, 15_000)
+    const ann = received.find(m => m.type === 'round')
+    assert.ok(ann?.type === 'round' && ann.round === 1 && ann.selected.includes('quiet') && ann.magnet != null, JSON.stringify(ann))
+    // It never says it holds the model, so the round ends at its 4 s deadline: that too arrives directly.
+    await until('round end on the direct stream', async () => received.some(m => m.type === 'round-end') ? true : undefined, 15_000)
+    ok = true
+  } finally {
+    await peer.stop()
+    await close(!ok)
+  }
+})
+
+test.run()
