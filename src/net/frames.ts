@@ -3,13 +3,38 @@ import type { Stream } from '@libp2p/interface'
 import { InvalidInputError } from '../errors.js'
 import { DATA_FRAME_BYTES, MAX_FRAME_BYTES } from './protocols.js'
 import type { RateLimiter } from './rate-limiter.js'
+import { STREAM_READ_BUFFER } from './node.js'
 
 export type FramedStream = ReturnType<typeof lpStream<Stream>>
 
-/** Length-prefixed frames over a libp2p stream: JSON control frames and bulk data ended by an empty frame. */
+/** Unread bytes at which a stream is paused (more than any one frame, so a read can always complete), and resumed. */
+const PAUSE_AT = MAX_FRAME_BYTES + (64 << 10)
+const RESUME_AT = 1 << 20
+
+/**
+ * Length-prefixed frames over a libp2p stream: JSON control frames and bulk data ended by an empty frame.
+ * The frame reader takes every message the stream dispatches, so on its own it gives yamux no backpressure: a
+ * reader busy elsewhere (verifying, training) would buffer whatever the sender sends. The stream is paused (yamux
+ * then stops granting window) once more than a frame waits unread, and resumed when the reader has caught up.
+ */
 export function framed (stream: Stream): FramedStream {
-  return lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: STREAM_READ_BUFFER })
+  let unread = 0
+  stream.addEventListener('message', (evt) => {
+    unread += evt.data.byteLength
+    if (unread > PAUSE_AT && stream.readStatus === 'readable') stream.pause()
+  })
+  const read = lp.read.bind(lp)
+  lp.read = async (options) => {
+    const frame = await read(options)
+    unread -= frame.byteLength + varintLength(frame.byteLength)
+    if (unread < RESUME_AT && stream.readStatus === 'paused') stream.resume()
+    return frame
+  }
+  return lp
 }
+
+const varintLength = (n: number): number => n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : n < 268435456 ? 4 : 5
 
 export async function writeJson (lp: FramedStream, value: unknown, signal?: AbortSignal): Promise<void> {
   await lp.write(new TextEncoder().encode(JSON.stringify(value)), { signal })
