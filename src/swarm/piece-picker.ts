@@ -146,12 +146,6 @@ export class PiecePicker<P> {
     this.progress.delete(index)
     return p?.contributors ?? new Set()
   }
-
-  /** Blocks of `index` still open somewhere: after a piece completes, duplicates in flight can be cancelled. */
-  isWanted (index: number, block: number): boolean {
-    const p = this.progress.get(index)
-    return p != null && p.received[block] === 0
-  }
 }
 
 export const blockKey = (index: number, block: number): number => index * 65536 + block

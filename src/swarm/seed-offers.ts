@@ -21,8 +21,6 @@ export class SeedOffers<P> {
     this.window = Math.max(1, window)
   }
 
-  get pieceCount (): number { return this.holders.length }
-
   addPeer (peer: P): void {
     if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set() })
   }
@@ -63,10 +61,5 @@ export class SeedOffers<P> {
       out.push(best)
     }
     return out
-  }
-
-  /** Whether `peer` was shown `index` (so a request for it is expected). */
-  offered (peer: P, index: number): boolean {
-    return this.peers.get(peer)?.offered.has(index) ?? false
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js'
 import type { RateLimiter } from '../net/rate-limiter.js'
 import { parseInfo, pieceSize, sha1 } from './metainfo.js'
 import type { Metainfo } from './metainfo.js'
-import { PiecePicker, blockKey } from './piece-picker.js'
+import { PiecePicker, blockKey, splitKey } from './piece-picker.js'
 import { SeedOffers } from './seed-offers.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
@@ -91,7 +91,6 @@ export class SwarmTorrent {
 
   get complete (): boolean { return this.picker?.complete ?? false }
   get bytes (): Uint8Array | undefined { return this.complete ? this.store : undefined }
-  get peerCount (): number { return this.peers.size }
 
   start (): void {
     this.tick = setInterval(() => { this.onTick() }, 1000)
@@ -299,11 +298,7 @@ export class SwarmTorrent {
       picker.markHave(index)
       for (const p of this.peers.values()) {
         p.wire.sendInts(MSG.have, index)
-        for (const key of p.inflight.keys()) {
-          if (Math.floor(key / 65536) !== index) continue
-          p.inflight.delete(key)
-          p.wire.sendInts(MSG.cancel, index, (key % 65536) * BLOCK_BYTES, Math.min(BLOCK_BYTES, piece.byteLength - (key % 65536) * BLOCK_BYTES))
-        }
+        for (const key of p.inflight.keys()) if (splitKey(key).index === index) this.cancel(p, key)
       }
       this.init.onProgress?.(picker.haveCount / picker.pieceCount)
       if (picker.complete) this.finish()
@@ -344,6 +339,13 @@ export class SwarmTorrent {
       ps.inflight.set(blockKey(r.index, r.begin / BLOCK_BYTES), now)
       ps.wire.sendInts(MSG.request, r.index, r.begin, r.length)
     }
+  }
+
+  /** Withdraws one open request (the caller settles the picker's count). */
+  private cancel (ps: PeerState, key: number): void {
+    const { index, block } = splitKey(key)
+    ps.inflight.delete(key)
+    ps.wire.sendInts(MSG.cancel, index, block * BLOCK_BYTES, Math.min(BLOCK_BYTES, pieceSize(this.meta!, index) - block * BLOCK_BYTES))
   }
 
   private releaseAll (ps: PeerState): void {
@@ -424,8 +426,9 @@ export class SwarmTorrent {
       ps.recent = 0
       if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
         // Requests this peer sits on go to others; it gets asked again later.
-        for (const key of ps.inflight.keys()) ps.wire.sendInts(MSG.cancel, Math.floor(key / 65536), (key % 65536) * BLOCK_BYTES, Math.min(BLOCK_BYTES, pieceSize(this.meta!, Math.floor(key / 65536)) - (key % 65536) * BLOCK_BYTES))
-        this.releaseAll(ps)
+        const keys = [...ps.inflight.keys()]
+        for (const key of keys) this.cancel(ps, key)
+        this.picker?.release(ps, keys)
         ps.snubbedUntil = now + SNUB_MS
         ps.lastBlockAt = now
         for (const p of this.peers.values()) this.fill(p)
