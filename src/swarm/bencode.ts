@@ -5,6 +5,7 @@ export type BValue = number | Uint8Array | BValue[] | { [key: string]: BValue }
 
 const MAX_DEPTH = 32
 const te = new TextEncoder()
+const td = new TextDecoder()
 const D = 0x64; const L = 0x6c; const I = 0x69; const E = 0x65; const COLON = 0x3a
 
 export function bencode (value: BValue | string): Uint8Array {
@@ -68,7 +69,7 @@ export function bdecodePrefix (buf: Uint8Array, field = 'bencode'): { value: BVa
       pos++
       const dict: Record<string, BValue> = Object.create(null) as Record<string, BValue>
       while (pos < buf.byteLength && buf[pos] !== E) {
-        const key = new TextDecoder().decode(bytes())
+        const key = td.decode(bytes())
         dict[key] = next(depth + 1)
       }
       if (pos >= buf.byteLength) bad(field, 'unterminated dictionary')

@@ -29,7 +29,8 @@ interface PeerState {
   /** HAVE/bitfield that came before the metadata */
   early: { bitfield?: Buffer, haves: number[] }
   choked: boolean
-  inflight: Map<number, number>
+  /** block keys asked of this peer and not yet answered */
+  inflight: Set<number>
   queue: Array<{ index: number, begin: number, length: number }>
   pumping: boolean
   utMetadata?: number
@@ -174,7 +175,7 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, early: { haves: [] }, choked: true, inflight: new Map(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, early: { haves: [] }, choked: true, inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps)
@@ -229,10 +230,8 @@ export class SwarmTorrent {
     const meta = this.meta
     if (meta == null || ps.has == null) { if (ps.early.haves.length < 1 << 20) ps.early.haves.push(index); return }
     if (index >= meta.pieceCount) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index} of ${meta.pieceCount}`)
-    if (ps.has[index] === 1) return
-    ps.has[index] = 1
-    this.picker!.availability[index]++
-    if (this.offers != null) { this.offers.peerHas(ps, index); this.showOffers(ps) }
+    this.peerHas(ps, index)
+    this.showOffers(ps)
     this.fill(ps)
   }
 
@@ -240,9 +239,16 @@ export class SwarmTorrent {
     const meta = this.meta
     if (meta == null || ps.has == null) { ps.early.bitfield = bits; return }
     if (bits.byteLength !== Math.ceil(meta.pieceCount / 8)) throw new BtpsError('WIRE_PROTOCOL', `bitfield of ${bits.byteLength} bytes for ${meta.pieceCount} pieces`)
-    for (let i = 0; i < meta.pieceCount; i++) if ((bits[i >> 3] & (0x80 >> (i & 7))) !== 0 && ps.has[i] === 0) { ps.has[i] = 1; this.picker!.availability[i]++; this.offers?.peerHas(ps, i) }
-    if (this.offers != null) this.showOffers(ps)
+    for (let i = 0; i < meta.pieceCount; i++) if ((bits[i >> 3] & (0x80 >> (i & 7))) !== 0) this.peerHas(ps, i)
+    this.showOffers(ps)
     this.fill(ps)
+  }
+
+  private peerHas (ps: PeerState, index: number): void {
+    if (ps.has![index] === 1) return
+    ps.has![index] = 1
+    this.picker!.availability[index]++
+    this.offers?.peerHas(ps, index)
   }
 
   private onRequest (ps: PeerState, index: number, begin: number, length: number): void {
@@ -298,7 +304,7 @@ export class SwarmTorrent {
       picker.markHave(index)
       for (const p of this.peers.values()) {
         p.wire.sendInts(MSG.have, index)
-        for (const key of p.inflight.keys()) if (splitKey(key).index === index) this.cancel(p, key)
+        for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
       }
       this.init.onProgress?.(picker.haveCount / picker.pieceCount)
       if (picker.complete) this.finish()
@@ -334,9 +340,8 @@ export class SwarmTorrent {
     const cap = Math.min(128, 8 + Math.ceil(ps.rate * 0.5 / BLOCK_BYTES))
     const slots = cap - ps.inflight.size
     if (slots <= 0) return
-    const now = performance.now()
     for (const r of picker.pick(ps, ps.has, slots, ps.inflight)) {
-      ps.inflight.set(blockKey(r.index, r.begin / BLOCK_BYTES), now)
+      ps.inflight.add(blockKey(r.index, r.begin / BLOCK_BYTES))
       ps.wire.sendInts(MSG.request, r.index, r.begin, r.length)
     }
   }
@@ -349,7 +354,7 @@ export class SwarmTorrent {
   }
 
   private releaseAll (ps: PeerState): void {
-    this.picker?.release(ps, ps.inflight.keys())
+    this.picker?.release(ps, ps.inflight)
     ps.inflight.clear()
   }
 
@@ -426,7 +431,7 @@ export class SwarmTorrent {
       ps.recent = 0
       if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
         // Requests this peer sits on go to others; it gets asked again later.
-        const keys = [...ps.inflight.keys()]
+        const keys = [...ps.inflight]
         for (const key of keys) this.cancel(ps, key)
         this.picker?.release(ps, keys)
         ps.snubbedUntil = now + SNUB_MS
