@@ -8,6 +8,8 @@ import { HELP, commandHelp } from './help.js'
 import { roundCommand, statusCommand } from './round.js'
 import { upCommand } from './up.js'
 import { logsCommand } from './logs.js'
+import { stackCommand } from './stack.js'
+import { useHealthFile } from './lifecycle.js'
 
 const ROLE_FLAGS: Record<string, Record<string, string>> = {
   tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
@@ -25,6 +27,7 @@ async function roleConfig (args: ParsedArgs, command: string, own: string[] = []
 async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedArgs): Promise<number> {
   const { config, rest } = await roleConfig(args, command, command === 'server' ? ['start-rounds'] : [])
   const log = createLogger({ level: config.log.level, base: { role: command } })
+  useHealthFile(config.log.healthFile)
   // A long-running peer outlives a bad remote or a library's stray rejection: log it, keep serving.
   process.on('unhandledRejection', (reason) => { log.error('unhandled rejection', { reason: errorMessage(reason) }) })
   if (command === 'tracker') await (await import('../../tracker/main.js')).main(config, log)
@@ -59,8 +62,10 @@ export async function main (argv: string[]): Promise<number> {
       }
       case 'logs':
         return await logsCommand(args)
+      case 'stack':
+        return await stackCommand(args)
       default:
-        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, status, logs)`)
+        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, status, logs, stack)`)
     }
   } catch (err) {
     if (err instanceof InvalidInputError) {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { SCHEMA, camel } from '../config/schema.js'
+import { toRawConfig } from '../config/raw.js'
 import type { Config } from '../config/schema.js'
 import { BtpsError } from '../errors.js'
 import { sleep } from '../abort.js'
@@ -10,16 +10,6 @@ import { startRole, stopRole } from './child-process.js'
 import type { RoleProcess } from './child-process.js'
 import { followRounds } from './progress.js'
 import { resultsTable } from './results-table.js'
-
-/** The resolved config back in file form (snake_case), so every child reads exactly what `up` validated. */
-export function toRawConfig (config: Config): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {}
-  for (const [section, fields] of Object.entries(SCHEMA)) {
-    out[section] = {}
-    for (const key of Object.keys(fields)) out[section][key] = (config as unknown as Record<string, Record<string, unknown>>)[section][camel(key)]
-  }
-  return out
-}
 
 /**
  * `bt-ps up`: tracker, server and job.clients clients as separate processes on 127.0.0.1 (ports chosen by the

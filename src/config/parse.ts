@@ -2,6 +2,9 @@ import { InvalidInputError } from '../errors.js'
 import { SCHEMA, camel } from './schema.js'
 import type { Config, FieldSpec } from './schema.js'
 
+/** The section `bt-ps stack` reads and the roles skip. */
+export const CLUSTER_SECTION = 'cluster'
+
 export type RawConfig = Record<string, Record<string, unknown>>
 
 const fieldError = (field: string, message: string): InvalidInputError => new InvalidInputError('CONFIG_INVALID', field, message)
@@ -38,8 +41,9 @@ export function parseConfig (...layers: RawConfig[]): Config {
   for (const layer of layers) {
     if (layer == null || typeof layer !== 'object' || Array.isArray(layer)) throw fieldError('config', 'expected a mapping of sections')
     for (const [section, fields] of Object.entries(layer)) {
+      if (section === CLUSTER_SECTION) continue // placement, not job settings: see cluster.ts
       const sectionSpec = (SCHEMA as Record<string, Record<string, FieldSpec>>)[section]
-      if (sectionSpec == null) throw fieldError(section, `unknown section (expected one of ${Object.keys(SCHEMA).join(', ')})`)
+      if (sectionSpec == null) throw fieldError(section, `unknown section (expected one of ${[...Object.keys(SCHEMA), CLUSTER_SECTION].join(', ')})`)
       if (fields == null) continue
       if (typeof fields !== 'object' || Array.isArray(fields)) throw fieldError(section, 'expected a mapping')
       for (const [key, value] of Object.entries(fields)) {

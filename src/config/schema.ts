@@ -70,7 +70,8 @@ export const SCHEMA = {
     heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' }
   },
   log: {
-    level: { type: 'enum', default: 'info', values: LOG_LEVELS, help: 'log level' }
+    level: { type: 'enum', default: 'info', values: LOG_LEVELS, help: 'log level' },
+    health_file: { type: 'string', default: '', help: 'file a running role touches every 5 s, for container health checks (empty: none)' }
   }
 } as const satisfies Record<string, Record<string, FieldSpec>>
 

@@ -29,7 +29,12 @@ test('invalid flags and config exit with status 2 and name the field and value',
     [['round', '--server', 'localhost'], /--server: expected the admin API URL/],
     [['round', '--server', 'http://127.0.0.1:1', '--rounds', 'two'], /--rounds: expected a whole number/],
     [['logs', 'export', '--format', 'xml'], /--format: only csv is supported/],
-    [['frobnicate'], /unknown command "frobnicate"/]
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['stack', 'generate', '--config', 'configs/local.yml'], /cluster: missing: the config needs a cluster section/],
+    [['stack', 'generate', '--config', 'configs/cluster.yml', '--job.clients', '64'], /cluster\.hosts: the hosts run 65 clients but job\.clients is 64/],
+    [['stack', 'generate', '--config', 'configs/cluster.yml', '--cluster.tmpfs_mb', 'lots'], /cluster\.tmpfs_mb: expected a number/],
+    [['stack', 'deploy'], /--config: bt-ps stack deploy needs the job's config file/],
+    [['stack', 'launch'], /stack: expected one of generate, deploy, rm, ps, got "launch"/]
   ]
   for (const [args, pattern] of cases) {
     const { code, out } = await btps(args)

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { parseClusterConfig } from '../config/cluster.js'
+import type { ClusterConfig } from '../config/cluster.js'
+import { loadConfig, readConfigFile } from '../config/load.js'
+import { CLUSTER_SECTION } from '../config/parse.js'
+import type { Config } from '../config/schema.js'
+import { BtpsError, InvalidInputError } from '../errors.js'
+import { stackYaml } from '../stack/stack-file.js'
+import { configFlags } from './args.js'
+import type { ParsedArgs } from './args.js'
+
+const SUBCOMMANDS = ['generate', 'deploy', 'rm', 'ps'] as const
+
+async function jobAndCluster (args: ParsedArgs, file: string): Promise<{ config: Config, cluster: ClusterConfig }> {
+  const { config: flags } = configFlags(args, {}, ['config', 'out', 'name'], 'stack')
+  const raw = await readConfigFile(file)
+  const config = await loadConfig({ file, env: process.env, flags })
+  // --cluster.key VALUE overrides the file; values are YAML scalars, so ports stay numbers.
+  const overrides = Object.fromEntries(Object.entries(flags[CLUSTER_SECTION] ?? {}).map(([k, v]) => [k, typeof v === 'string' ? parseYaml(v) as unknown : v]))
+  const section = raw[CLUSTER_SECTION]
+  const merged = Object.keys(overrides).length === 0 ? section : { ...(section ?? {}), ...overrides }
+  return { config, cluster: parseClusterConfig(merged, config) }
+}
+
+/** Runs the docker CLI with our stdio; resolves to its exit code. DOCKER names another binary. */
+export async function docker (args: string[]): Promise<number> {
+  const bin = process.env.DOCKER ?? 'docker'
+  return await new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: 'inherit' })
+    child.once('error', err => { reject(new BtpsError('DOCKER_MISSING', `cannot run ${bin}: ${err.message} (is the docker CLI installed and on PATH?)`)) })
+    child.once('exit', (code, signal) => { resolve(code ?? (signal != null ? 128 : 1)) })
+  })
+}
+
+function flag (args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags.get(name)
+  if (v === true) throw new InvalidInputError('USAGE', `--${name}`, 'needs a value')
+  return v
+}
+
+/** `-o FILE` arrives as two positionals; `--out FILE` is the long form. */
+function outFile (args: ParsedArgs): string | undefined {
+  const i = args.positional.indexOf('-o')
+  if (i < 0) return flag(args, 'out')
+  const value = args.positional[i + 1]
+  if (value == null) throw new InvalidInputError('USAGE', '-o', 'needs a file name')
+  return value
+}
+
+/** `bt-ps stack generate|deploy|rm|ps`: the job as a docker swarm stack. */
+export async function stackCommand (args: ParsedArgs): Promise<number> {
+  const sub = args.positional[0]
+  if (!SUBCOMMANDS.includes(sub as typeof SUBCOMMANDS[number])) throw new InvalidInputError('USAGE', 'stack', `expected one of ${SUBCOMMANDS.join(', ')}, got ${JSON.stringify(sub ?? '')}`)
+  const file = flag(args, 'config')
+  if (sub === 'rm' || sub === 'ps') {
+    const name = flag(args, 'name') ?? (file != null ? (await jobAndCluster(args, file)).cluster.stack : 'btps')
+    if (sub === 'rm') return await docker(['stack', 'rm', name])
+    const code = await docker(['stack', 'services', name])
+    return code !== 0 ? code : await docker(['stack', 'ps', name, '--format', 'table {{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}'])
+  }
+  if (file == null) throw new InvalidInputError('USAGE', '--config', `bt-ps stack ${sub} needs the job's config file`)
+  const { config, cluster } = await jobAndCluster(args, file)
+  const yaml = stackYaml(config, cluster, file)
+  const hosts = cluster.hosts.length
+  const summary = `stack ${cluster.stack}: tracker, server and ${config.job.clients} clients on ${hosts} host${hosts === 1 ? '' : 's'}`
+  if (sub === 'generate') {
+    const out = outFile(args)
+    if (out == null || out === '-') process.stdout.write(yaml)
+    else {
+      writeFileSync(out, yaml)
+      process.stderr.write(`${summary} → ${out}\n`)
+    }
+    return 0
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'btps-stack-'))
+  try {
+    const stackFile = join(dir, `${cluster.stack}.yml`)
+    writeFileSync(stackFile, yaml)
+    process.stderr.write(`deploying ${summary}\n`)
+    const name = flag(args, 'name') ?? cluster.stack
+    return await docker(['stack', 'deploy', '--prune', ...(cluster.registry !== '' ? ['--with-registry-auth'] : []), '-c', stackFile, name])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,118 @@
+import { stringify } from 'yaml'
+import type { ClusterConfig, ClusterHost } from '../config/cluster.js'
+import type { Config } from '../config/schema.js'
+import { toRawConfig } from '../config/raw.js'
+
+/** Ports inside the containers; the cluster section only chooses what the hosts publish. */
+export const TRACKER_PORT = 6969
+export const ADMIN_PORT = 8080
+const STATE_DIR = '/var/lib/bt-ps'
+
+type Service = Record<string, unknown>
+
+export function imageName (cluster: ClusterConfig, image: 'tracker' | 'peer' | 'peer-gpu'): string {
+  return `${cluster.registry === '' ? '' : cluster.registry + '/'}bt-ps-${image}:${cluster.tag}`
+}
+
+/** client-01 … client-65: zero-padded so `docker service ls` sorts them. */
+export function clientNames (count: number): string[] {
+  const width = Math.max(2, String(count).length)
+  return Array.from({ length: count }, (_, i) => `client-${String(i + 1).padStart(width, '0')}`)
+}
+
+function env (entries: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, String(v)]))
+}
+
+/** Every job field, so a service never depends on the image's defaults. */
+function jobEnv (config: Config, cluster: ClusterConfig): Record<string, string> {
+  const raw = toRawConfig(config)
+  const job = Object.fromEntries(Object.entries(raw.job).map(([k, v]) => [`BTPS_JOB_${k.toUpperCase()}`, v]))
+  return env({ ...job, BTPS_LOG_LEVEL: config.log.level, BTPS_TRACKER_URL: `udp://tracker:${TRACKER_PORT}`, BTPS_SERVER_P2P_PORT: cluster.p2pPort })
+}
+
+function gpuEnv (host: ClusterHost): Record<string, string> {
+  // One GPU serves every peer on its host, so it is picked by device rather than reserved per task (swarm's
+  // generic resources are exclusive); the nvidia runtime reads these. Growth keeps one process from taking it all.
+  return host.gpu === '' ? {} : { NVIDIA_VISIBLE_DEVICES: host.gpu, NVIDIA_DRIVER_CAPABILITIES: 'compute,utility', TF_FORCE_GPU_ALLOW_GROWTH: 'true' }
+}
+
+function hostOf (cluster: ClusterConfig, name: string): ClusterHost {
+  return cluster.hosts.find(h => h.name === name) ?? cluster.hosts[0]
+}
+
+function service (cluster: ClusterConfig, config: Config, role: string, host: ClusterHost, body: Service): Service {
+  const labels = { 'io.bt-ps.job': config.job.id, 'io.bt-ps.role': role, 'io.bt-ps.host': host.name }
+  const restart = cluster.restart
+  return {
+    ...body,
+    networks: [cluster.network],
+    labels,
+    stop_grace_period: '30s',
+    logging: { driver: cluster.logging.driver, options: cluster.logging.driver === 'json-file' ? { 'max-size': cluster.logging.maxSize, 'max-file': String(cluster.logging.maxFile) } : {} },
+    deploy: {
+      mode: 'replicated',
+      replicas: 1,
+      endpoint_mode: 'dnsrr',
+      ...(host.name === '*' ? {} : { placement: { constraints: [`node.hostname == ${host.name}`] } }),
+      restart_policy: { condition: restart.condition, delay: `${restart.delayS}s`, ...(restart.maxAttempts > 0 ? { max_attempts: restart.maxAttempts } : {}), window: '30s' },
+      labels: { ...labels }
+    }
+  }
+}
+
+const scratch = (cluster: ClusterConfig): Record<string, unknown> => ({ type: 'tmpfs', target: '/tmp', tmpfs: { size: cluster.tmpfsMb * 1024 * 1024 } })
+// dnsrr services cannot use the routing mesh, so ports are published on the host that runs the task.
+const published = (target: number, port: number, protocol = 'tcp'): Record<string, unknown> => ({ target, published: port, protocol, mode: 'host' })
+
+/** The docker stack (compose v3.8) for the job: tracker, server and one service per client, each pinned to its host. */
+export function stackFile (config: Config, cluster: ClusterConfig): Record<string, unknown> {
+  const services: Record<string, Service> = {}
+  const common = jobEnv(config, cluster)
+  const trackerHost = hostOf(cluster, cluster.trackerHost)
+  services.tracker = service(cluster, config, 'tracker', trackerHost, {
+    image: imageName(cluster, 'tracker'),
+    command: ['tracker'],
+    hostname: 'tracker',
+    environment: env({ BTPS_TRACKER_PORT: TRACKER_PORT, BTPS_TRACKER_ANNOUNCE_INTERVAL_S: config.tracker.announceIntervalS, BTPS_LOG_LEVEL: config.log.level }),
+    ports: [published(TRACKER_PORT, cluster.trackerPort), published(TRACKER_PORT, cluster.trackerPort, 'udp')],
+    volumes: [scratch(cluster)]
+  })
+  const serverHost = hostOf(cluster, cluster.serverHost)
+  services.server = service(cluster, config, 'server', serverHost, {
+    image: imageName(cluster, serverHost.gpu === '' ? 'peer' : 'peer-gpu'),
+    command: ['server'],
+    hostname: 'server',
+    environment: env({ ...common, BTPS_SERVER_ADMIN_PORT: ADMIN_PORT, BTPS_SERVER_BACKEND: config.server.backend, BTPS_SERVER_UPLOAD_LIMIT_MBIT: config.server.uploadLimitMbit, ...gpuEnv(serverHost) }),
+    ports: [published(ADMIN_PORT, cluster.adminPort)],
+    volumes: [
+      cluster.stateDir === '' ? { type: 'volume', source: 'state', target: STATE_DIR } : { type: 'bind', source: cluster.stateDir, target: STATE_DIR },
+      scratch(cluster)
+    ]
+  })
+  const names = clientNames(config.job.clients)
+  let next = 0
+  for (const host of cluster.hosts) {
+    for (let i = 0; i < host.clients; i++) {
+      const name = names[next++]
+      services[name] = service(cluster, config, 'client', host, {
+        image: imageName(cluster, host.gpu === '' ? 'peer' : 'peer-gpu'),
+        command: ['client'],
+        hostname: name,
+        environment: env({ ...common, BTPS_CLIENT_ID: name, BTPS_CLIENT_SERVER: `server:${cluster.p2pPort}`, BTPS_CLIENT_BACKEND: config.client.backend, BTPS_CLIENT_HEARTBEAT_S: config.client.heartbeatS, ...gpuEnv(host) }),
+        volumes: [scratch(cluster)]
+      })
+    }
+  }
+  return {
+    version: '3.8',
+    services,
+    networks: { [cluster.network]: { driver: 'overlay', attachable: true, labels: { 'io.bt-ps.job': config.job.id } } },
+    ...(cluster.stateDir === '' ? { volumes: { state: { labels: { 'io.bt-ps.job': config.job.id } } } } : {})
+  }
+}
+
+export function stackYaml (config: Config, cluster: ClusterConfig, source: string): string {
+  const header = `# docker stack for job ${config.job.id}: generated by \`bt-ps stack generate\` from ${source}; edit that file, not this one.\n`
+  return header + stringify(stackFile(config, cluster), { lineWidth: 0 })
+}

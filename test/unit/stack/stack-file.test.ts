@@ -1,0 +1,105 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { parseClusterConfig } from '../../../src/config/cluster.js'
+import { loadConfig, readConfigFile } from '../../../src/config/load.js'
+import { parseConfig } from '../../../src/config/parse.js'
+import { InvalidInputError } from '../../../src/errors.js'
+import { stackFile, stackYaml } from '../../../src/stack/stack-file.js'
+
+type Service = { image: string, environment: Record<string, string>, volumes: Array<Record<string, unknown>>, ports?: unknown[], networks: string[], deploy: { endpoint_mode: string, placement?: { constraints: string[] }, restart_policy: { condition: string }, labels: Record<string, string> } }
+
+async function stackOf (file: string): Promise<{ services: Record<string, Service>, networks: Record<string, { driver: string }>, volumes?: object }> {
+  const config = await loadConfig({ file })
+  const raw = await readConfigFile(file)
+  return stackFile(config, parseClusterConfig(raw.cluster, config)) as never
+}
+
+const errorOf = (cluster: unknown, job: Record<string, unknown> = { clients: 2 }): string => {
+  try { parseClusterConfig(cluster, parseConfig({ job })) } catch (err) { return err instanceof InvalidInputError ? err.message : `untyped: ${String(err)}` }
+  return 'no error'
+}
+
+test('the reference cluster: tracker, server and 65 clients, each pinned to its host and GPU', async () => {
+  const stack = await stackOf('configs/cluster.yml')
+  const names = Object.keys(stack.services)
+  assert.is(names.length, 67)
+  assert.equal(names.slice(0, 3), ['tracker', 'server', 'client-01'])
+  assert.is(names.at(-1), 'client-65')
+  const perHost = new Map<string, number>()
+  for (const [name, s] of Object.entries(stack.services)) {
+    assert.is(s.deploy.endpoint_mode, 'dnsrr', name)
+    assert.equal(s.networks, ['btps'])
+    assert.is(s.deploy.restart_policy.condition, 'any')
+    const host = /^node.hostname == (.+)$/.exec(s.deploy.placement?.constraints[0] ?? '')?.[1]
+    assert.ok(host != null, `${name} has no host constraint`)
+    if (s.deploy.labels['io.bt-ps.role'] !== 'client') continue
+    perHost.set(host, (perHost.get(host) ?? 0) + 1)
+    assert.is(s.image, 'registry.lab:5000/ml/bt-ps-peer-gpu:0.1.0')
+    assert.is(s.environment.BTPS_CLIENT_ID, name)
+    assert.is(s.environment.BTPS_CLIENT_SERVER, 'server:7000')
+    assert.is(s.environment.NVIDIA_VISIBLE_DEVICES, '0')
+    assert.is(s.environment.BTPS_JOB_CLIENTS, '65')
+    assert.equal(s.volumes, [{ type: 'tmpfs', target: '/tmp', tmpfs: { size: 512 * 1024 * 1024 } }])
+  }
+  assert.equal([...perHost.values()], [9, 9, 9, 9, 9, 10, 10])
+  assert.is(stack.networks.btps.driver, 'overlay')
+  assert.is(stack.services.tracker.image, 'registry.lab:5000/ml/bt-ps-tracker:0.1.0')
+  assert.equal(stack.services.server.ports, [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }])
+  assert.equal(stack.services.server.volumes[0], { type: 'bind', source: '/srv/bt-ps', target: '/var/lib/bt-ps' })
+})
+
+test('one machine: no placement, state in a named volume, CPU images; the job file also runs `bt-ps up`', async () => {
+  const stack = await stackOf('configs/single-host.yml')
+  assert.equal(Object.keys(stack.services), ['tracker', 'server', 'client-01', 'client-02', 'client-03'])
+  for (const s of Object.values(stack.services)) assert.is(s.deploy.placement, undefined)
+  assert.is(stack.services['client-02'].image, 'bt-ps-peer:local')
+  assert.is(stack.services['client-02'].environment.NVIDIA_VISIBLE_DEVICES, undefined)
+  assert.equal(stack.services.server.volumes[0], { type: 'volume', source: 'state', target: '/var/lib/bt-ps' })
+  assert.ok(stack.volumes != null)
+  assert.is((await loadConfig({ file: 'configs/single-host.yml' })).job.clients, 3)
+})
+
+test('bad cluster sections name the field', () => {
+  const host = { name: 'a', clients: 2 }
+  assert.is(errorOf(undefined), 'cluster: missing: the config needs a cluster section (hosts, clients per host) to make a stack')
+  assert.is(errorOf({ hosts: [{ name: 'a', clients: 1 }] }), 'cluster.hosts: the hosts run 1 clients but job.clients is 2')
+  assert.is(errorOf({ hosts: [host, { name: 'a', clients: 0 }] }), 'cluster.hosts: host a is listed twice')
+  assert.is(errorOf({ hosts: [{ ...host, gpus: 1 }] }), 'cluster.hosts[0].gpus: unknown field')
+  assert.is(errorOf({ hosts: [{ ...host, gpu: 'first' }] }), 'cluster.hosts[0].gpu: expected a GPU index, a GPU-<uuid> or none, got "first"')
+  assert.is(errorOf({ hosts: [host], server_host: 'b' }), 'cluster.server_host: b is not one of cluster.hosts (a)')
+  assert.is(errorOf({ hosts: [{ name: '*', clients: 1 }, { name: 'b', clients: 1 }] }), 'cluster.hosts: * (any node) works only as the single host')
+  assert.is(errorOf({ hosts: [host], admin_port: 70000 }), 'cluster.admin_port: expected a number in [1, 65535], got 70000')
+  assert.is(errorOf({ hosts: [host], admin_port: 6969 }), 'cluster.admin_port: 6969 is also the tracker\'s port on a')
+  assert.is(errorOf({ hosts: [host], state_dir: 'runs' }), 'cluster.state_dir: expected an absolute path, got "runs"')
+  assert.is(errorOf({ hosts: [host], restart: { condition: 'always' } }), 'cluster.restart.condition: expected one of any, on-failure, none, got "always"')
+  assert.is(errorOf({ hosts: 'a' }), 'cluster.hosts: expected a list of at most 1000 items')
+  assert.is(errorOf({ hosts: [host], extra: 1 }), 'cluster.extra: unknown field')
+})
+
+const validator = ['docker', '/usr/bin/docker'].find(bin => spawnSync(bin, ['stack', 'config', '--help'], { stdio: 'ignore' }).status === 0)
+if (validator == null) console.log('SKIP `docker stack config` needs a docker CLI that has it (Debian bookworm\'s 20.10 does not)')
+const maybe = validator == null ? test.skip : test
+maybe('docker stack config accepts both generated files', async () => {
+  assert.ok(validator != null)
+  const dir = mkdtempSync(join(tmpdir(), 'btps-stack-'))
+  try {
+    for (const file of ['configs/cluster.yml', 'configs/single-host.yml']) {
+      const config = await loadConfig({ file })
+      const out = join(dir, 'stack.yml')
+      writeFileSync(out, stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file))
+      const r = spawnSync(validator, ['stack', 'config', '-c', out], { encoding: 'utf8' })
+      assert.is(r.status, 0, `${file}: ${r.stderr}`)
+      const resolved = parseYaml(r.stdout) as { services: Record<string, unknown> }
+      assert.is(Object.keys(resolved.services).length, (await loadConfig({ file })).job.clients + 2)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()
