@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Runs every test file in its own process (unit tests first, then end-to-end), streams their output and ends
+// Runs every test file in its own process (unit tests first, then end-to-end, then faults), streams their output and ends
 // with one line CI reads: "N passed, N failed, N skipped". A file that dies before uvu's summary counts as failed.
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
-const suites = process.argv.length > 2 ? process.argv.slice(2) : ['test/unit', 'test/e2e']
+const suites = process.argv.length > 2 ? process.argv.slice(2) : ['test/unit', 'test/e2e', 'test/faults']
 
 function testFiles (dir) {
   const out = []

@@ -1,12 +1,29 @@
 import { sleep } from '../abort.js'
+import { errorMessage, isCode } from '../errors.js'
 import type { AdminClient } from './admin-client.js'
 import type { RoundResult } from '../server/round-result.js'
+
+/** How long --wait rides out an unreachable server: a restarted one resumes the queued rounds by itself. */
+const UNREACHABLE_GRACE_MS = 180_000
 
 /** Follows rounds first..last on the server, printing a line whenever something changes; returns their results. */
 export async function followRounds (admin: AdminClient, first: number, last: number, print: (line: string) => void, signal?: AbortSignal): Promise<RoundResult[]> {
   let previous = ''
+  let unreachableSince = 0
   for (;;) {
-    const s = await admin.status()
+    let s
+    try {
+      s = await admin.status()
+      unreachableSince = 0
+    } catch (err) {
+      if (!isCode(err, 'SERVER_UNREACHABLE')) throw err
+      unreachableSince ||= Date.now()
+      if (Date.now() - unreachableSince > UNREACHABLE_GRACE_MS) throw err
+      const line = `server unreachable, waiting for it to come back (${errorMessage(err)})`
+      if (line !== previous) { print(line); previous = line }
+      await sleep(1000, signal)
+      continue
+    }
     const done = s.results.filter(r => r.round >= first && r.round <= last)
     let line: string
     if (s.current != null) {

@@ -39,7 +39,7 @@ export async function statusCommand (args: ParsedArgs): Promise<number> {
   console.log(`job ${s.jobId}: model ${s.model}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
   if (s.current != null) console.log(`round ${s.current.round} open: ${s.current.accepted.length} updates from ${s.current.selected.length} selected (${s.current.selected.join(', ')})`)
   console.log(`\nclients (${s.clients.filter(c => c.online).length} online):`)
-  console.log(renderTable(['client', 'partition', 'online', 'state', 'backend', 'last seen s'], s.clients.map(c => [c.clientId, c.partition, c.online ? 'yes' : 'no', c.state, c.backend, c.lastSeenS])))
+  console.log(renderTable(['client', 'partition', 'online', 'state', 'backend', 'last seen s'], s.clients.map(c => [c.clientId, c.partition, c.online ? 'yes' : 'no', c.excluded ? `excluded (${c.rejected} invalid updates)` : c.state, c.backend, c.lastSeenS])))
   if (s.results.length > 0) console.log('\nlast rounds:\n' + resultsTable(s.results.slice(-10)))
   console.log(`\nTensorBoard: tensorboard --logdir ${s.runDir}`)
   return 0

@@ -39,7 +39,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
     const t = await race(tracker.ready)
     watch(tracker)
     say(`tracker ready: ${String(t.udp)} (stats ${String(t.http).replace('/announce', '/stats')})`)
-    const server = startRole('server', ['server', '--config', configFile, '--tracker.url', String(t.udp), '--server.host', '127.0.0.1', '--server.p2p_port', '0', '--server.admin_host', '127.0.0.1', '--server.admin_port', '0'], join(logDir, 'server.log'))
+    const server = startRole('server', ['server', '--config', configFile, '--tracker.url', String(t.udp), '--server.host', '127.0.0.1', '--server.p2p_port', '0', '--server.admin_host', '127.0.0.1', '--server.admin_port', '0', '--server.resume', 'no'], join(logDir, 'server.log'))
     children.push(server)
     const s = await race(server.ready)
     watch(server)

@@ -121,6 +121,11 @@ export class ClientPeer {
     if (res.jobId !== this.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.config.job.id}`)
     if (this.config.job.task === 'train' && (this.data == null || this.partitionIndex !== res.partition)) this.loadPartition(res.partition, res.partitions)
     this.partitionIndex = res.partition
+    // A server that restarted from its checkpoint runs its unfinished round again under the same number.
+    if (res.round < this.lastRound) {
+      this.task?.controller.abort()
+      this.lastRound = res.round
+    }
     this.log.info('logged in', { server: this.serverPeer.toString(), partition: res.partition, samples: this.data?.size, round: res.round })
     this.publishStatus()
   }

@@ -59,6 +59,10 @@ export const SCHEMA = {
     admin_port: { type: 'int', default: 8080, min: 0, max: 65535, help: 'admin HTTP API port' },
     runs_dir: { type: 'string', default: 'runs', help: 'TensorBoard event files go under <runs_dir>/<job>/<timestamp>/' },
     checkpoint_dir: { type: 'string', default: 'checkpoints', help: 'global model checkpoint after every round' },
+    max_update_norm_ratio: { type: 'number', default: 10, min: 0, max: 1e6, help: 'reject an update that moves the model by more than this times its norm (0: no bound)' },
+    max_rejected_updates: { type: 'int', default: 3, min: 0, max: 1e6, help: 'exclude a client after this many invalid updates (0: never)' },
+    selection_wait_s: { type: 'number', default: 10, min: 0, max: 3600, help: 'with at least K clients online but fewer than a full selection, start the round after this long' },
+    resume: { type: 'enum', default: 'yes', values: ['yes', 'no'], help: 'yes: a (re)started server continues from its checkpoint; no: the job starts afresh and replaces it' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for evaluation' },
     upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' }
   },

@@ -108,7 +108,9 @@ export function parseModel (bytes: Uint8Array): ModelFile {
   const total = modelByteLength(header, dataStart)
   if (total !== bytes.byteLength) throw bad('length', `file has ${bytes.byteLength} bytes, header describes ${total}`)
   const tensors = header.tensors.map(e => {
-    const copy = bytes.slice(dataStart + e.offset, dataStart + e.offset + e.byteLength)
+    // A copy of its own, aligned for the typed array (Buffer#slice would share the file's pooled buffer).
+    const copy = new Uint8Array(e.byteLength)
+    copy.set(bytes.subarray(dataStart + e.offset, dataStart + e.offset + e.byteLength))
     const data = e.dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer)
     return { name: e.name, shape: e.shape, dtype: e.dtype, data }
   })

@@ -8,6 +8,7 @@ import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
 
 export type ControlNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -20,8 +21,9 @@ export const STREAM_WINDOW = 4 * 1024 * 1024
 export const STREAM_READ_BUFFER = STREAM_WINDOW + (2 << 20)
 
 /** A libp2p node for the control plane: TCP + noise + yamux, identify, gossipsub (signed messages). */
-export async function createControlNode (opts: { host: string, port: number }): Promise<ControlNode> {
+export async function createControlNode (opts: { host: string, port: number, privateKey?: PrivateKey }): Promise<ControlNode> {
   return await createLibp2p({
+    ...(opts.privateKey != null ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: [`/ip4/${opts.host}/tcp/${opts.port}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

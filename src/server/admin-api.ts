@@ -16,7 +16,7 @@ export interface StatusView {
   round: number
   queued: number
   current?: ParameterServer['current']
-  clients: Array<{ clientId: string, partition: number, state: string, online: boolean, backend: string, lastSeenS: number }>
+  clients: Array<{ clientId: string, partition: number, state: string, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean }>
   results: ParameterServer['results']
   runDir: string
   peerId: string
@@ -63,7 +63,7 @@ export class AdminApi {
       round: s.round,
       queued: s.queued,
       current: s.current,
-      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10 })),
+      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded })),
       results: s.results,
       runDir: s.runDir,
       peerId: s.peerId,

@@ -1,12 +1,17 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { BtpsError, errorMessage } from '../errors.js'
 import { parseModel, serializeModel } from '../model/serialize.js'
 import type { NamedTensor } from '../model/serialize.js'
 import type { RoundResult } from './round-result.js'
 
-export interface Checkpoint { round: number, tensors: NamedTensor[], results: RoundResult[] }
+/** What a restarted server resumes from: the last finished round, its model, and how far the job was asked to go. */
+export interface Checkpoint { round: number, tensors: NamedTensor[], results: RoundResult[], target: number }
 
-/** Global model + round number + results after every round, written atomically (temp file, then rename). */
+/**
+ * Global model + round number + results after every round, and the round the queued work runs to, written
+ * atomically (temp file, then rename): a kill at any instant leaves the previous checkpoint or the next one.
+ */
 export class CheckpointStore {
   private readonly dir: string
   private readonly jobId: string
@@ -16,21 +21,59 @@ export class CheckpointStore {
     this.jobId = jobId
   }
 
-  get modelPath (): string { return join(this.dir, 'model.bin') }
+  /** One file per round's model, named in state.json, so the pair is replaced as one: model, then state. */
+  modelPath (round: number): string { return join(this.dir, `model-${String(round).padStart(6, '0')}.bin`) }
   private get statePath (): string { return join(this.dir, 'state.json') }
 
-  save (cp: Checkpoint): void {
+  private write (path: string, data: Uint8Array | string): void {
     mkdirSync(this.dir, { recursive: true })
-    const write = (path: string, data: Uint8Array | string): void => { writeFileSync(path + '.tmp', data); renameSync(path + '.tmp', path) }
-    write(this.modelPath, serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
-    write(this.statePath, JSON.stringify({ jobId: this.jobId, round: cp.round, results: cp.results }, null, 1))
+    writeFileSync(path + '.tmp', data)
+    renameSync(path + '.tmp', path)
   }
 
+  private writeState (round: number, target: number, results: RoundResult[]): void {
+    this.write(this.statePath, JSON.stringify({ jobId: this.jobId, round, target, results }, null, 1))
+  }
+
+  /** After a round: the new model, then the state that names it, then the previous model goes. */
+  save (cp: Checkpoint): void {
+    this.write(this.modelPath(cp.round), serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
+    this.writeState(cp.round, cp.target, cp.results)
+    for (const name of readdirSync(this.dir)) {
+      if (/^model-\d+\.bin$/.test(name) && join(this.dir, name) !== this.modelPath(cp.round)) rmSync(join(this.dir, name), { force: true })
+    }
+  }
+
+  /** When rounds are queued: only the target moves. */
+  saveTarget (round: number, target: number, results: RoundResult[]): void {
+    this.writeState(round, target, results)
+  }
+
+  /** undefined when there is no checkpoint; a checkpoint that cannot be read is an error, never silently dropped. */
   load (): Checkpoint | undefined {
-    if (!existsSync(this.statePath) || !existsSync(this.modelPath)) return undefined
-    const state = JSON.parse(readFileSync(this.statePath, 'utf8')) as { round: number, results: RoundResult[] }
-    const model = parseModel(readFileSync(this.modelPath))
-    if (model.header.round !== state.round) return undefined
-    return { round: state.round, tensors: model.tensors, results: state.results }
+    if (!existsSync(this.statePath)) return undefined
+    const bad = (why: string): never => { throw new BtpsError('CHECKPOINT_INVALID', `checkpoint ${this.dir}: ${why}; move it away to start the job afresh`) }
+    let state: { jobId?: unknown, round?: unknown, target?: unknown, results?: unknown }
+    try {
+      state = JSON.parse(readFileSync(this.statePath, 'utf8')) as typeof state
+    } catch (err) {
+      return bad(`state.json is unreadable (${errorMessage(err)})`)
+    }
+    const round = state.round
+    if (state.jobId !== this.jobId) return bad(`state.json is for job ${JSON.stringify(state.jobId)}`)
+    if (typeof round !== 'number' || !Number.isInteger(round) || round < 0) return bad('state.json has no round number')
+    if (!Array.isArray(state.results)) return bad('state.json has no results')
+    const target = typeof state.target === 'number' && Number.isInteger(state.target) ? Math.max(state.target, round) : round
+    if (round === 0) return { round, tensors: [], results: [], target }
+    const path = this.modelPath(round)
+    if (!existsSync(path)) return bad(`the model of round ${round} (${path}) is missing`)
+    let model: ReturnType<typeof parseModel>
+    try {
+      model = parseModel(readFileSync(path))
+    } catch (err) {
+      return bad(`${path} is unreadable (${errorMessage(err)})`)
+    }
+    if (model.header.round !== round || model.header.jobId !== this.jobId) return bad(`${path} holds ${model.header.jobId} round ${model.header.round}`)
+    return { round, tensors: model.tensors, results: state.results as RoundResult[], target }
   }
 }

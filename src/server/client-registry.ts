@@ -9,6 +9,10 @@ export interface ClientEntry {
   round: number
   lastSeen: number
   online: boolean
+  /** updates refused as invalid (bad layout, NaN/Inf, outsized norm, malformed) */
+  rejected: number
+  /** left out of selection for sending invalid updates repeatedly; survives re-login */
+  excluded: boolean
 }
 
 /** Who has logged in, which data partition each holds, and who is alive enough to be selected. */
@@ -33,7 +37,7 @@ export class ClientRegistry {
     let partition = 0
     while (used.has(partition)) partition++
     if (partition >= this.partitions) return undefined
-    const entry: ClientEntry = { clientId, peerId, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true }
+    const entry: ClientEntry = { clientId, peerId, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true, rejected: 0, excluded: false }
     this.clients.set(clientId, entry)
     return entry
   }
@@ -51,9 +55,18 @@ export class ClientRegistry {
 
   get (clientId: string): ClientEntry | undefined { return this.clients.get(clientId) }
 
-  /** Clients that can be selected: connected, heard from recently and subscribed (`reachable`). */
+  /** Counts an invalid update; at `limit` (0: never) the client is excluded. Returns true when this excluded it. */
+  rejectedUpdate (clientId: string, limit: number): boolean {
+    const c = this.clients.get(clientId)
+    if (c == null || c.excluded) return false
+    c.rejected++
+    c.excluded = limit > 0 && c.rejected >= limit
+    return c.excluded
+  }
+
+  /** Clients that can be selected: connected, not excluded, heard from recently and subscribed (`reachable`). */
   eligible (reachable: (peerId: string) => boolean, now = Date.now()): ClientEntry[] {
-    return [...this.clients.values()].filter(c => c.online && now - c.lastSeen <= this.staleMs && reachable(c.peerId))
+    return [...this.clients.values()].filter(c => c.online && !c.excluded && now - c.lastSeen <= this.staleMs && reachable(c.peerId))
   }
 
   list (): ClientEntry[] { return [...this.clients.values()].sort((a, b) => a.partition - b.partition) }

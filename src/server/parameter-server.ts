@@ -4,11 +4,11 @@ import type * as TF from '@tensorflow/tfjs'
 import type { Stream, Connection } from '@libp2p/interface'
 import type { Config } from '../config/schema.js'
 import { selectionSize } from '../config/parse.js'
-import { BtpsError, errorMessage } from '../errors.js'
+import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { buildModel, modelLayout, readWeights, writeWeights } from '../model/architectures.js'
-import { serializeModel } from '../model/serialize.js'
+import { assertSameLayout, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import { syntheticModel } from '../model/synthetic.js'
 import { createControlNode } from '../net/node.js'
@@ -28,6 +28,8 @@ import { evaluate } from '../training/trainer.js'
 import { createRng, shuffleInPlace } from '../training/rng.js'
 import { EventWriter } from '../metrics/event-writer.js'
 import { CheckpointStore } from './checkpoint.js'
+import { loadOrCreatePeerKey } from './peer-key.js'
+import type { Checkpoint } from './checkpoint.js'
 import { ClientRegistry } from './client-registry.js'
 import type { RoundResult } from './round-result.js'
 import { UpdateIntake } from './update-intake.js'
@@ -43,6 +45,8 @@ export class ParameterServer {
   state: ServerState = 'stopped'
   round = 0
   queued = 0
+  /** The round the queued work runs to; survives restarts in the checkpoint. */
+  private target = 0
   results: RoundResult[] = []
   backend?: Backend
   runDir = ''
@@ -109,16 +113,41 @@ export class ParameterServer {
       this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
       this.writer = new EventWriter(this.runDir)
       this.checkpoints = new CheckpointStore(server.checkpointDir, job.id)
+      if (server.resume === 'yes') this.resume(this.checkpoints.load())
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), uploadLimit: this.uploadLimiter?.bytesPerSecond })
       await this.swarm.start()
-      this.node = await createControlNode({ host: server.host, port: server.p2pPort })
+      const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
+      this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey })
       await this.listen(this.node)
       this.state = 'idle'
+      // Rounds a previous run was asked for and did not finish go on by themselves.
+      if (this.target > this.round) {
+        this.queued = this.target - this.round
+        this.startQueue()
+      }
       this.log.info('server started', { peer: this.peerId, addrs: this.multiaddrs, bittorrentPort: this.swarm.port, runDir: this.runDir })
     } catch (err) {
       await this.stop()
       throw err
     }
+  }
+
+  /** Continues a job from its checkpoint: the same round number and model bytes, and the rounds still queued. */
+  private resume (cp: Checkpoint | undefined): void {
+    if (cp == null) return
+    if (cp.round > 0) {
+      try {
+        assertSameLayout(this.layout, cp.tensors.map(t => ({ name: t.name, shape: t.shape, dtype: t.dtype, offset: 0, byteLength: t.data.byteLength })))
+      } catch (err) {
+        throw new BtpsError('CHECKPOINT_INVALID', `the checkpoint in ${this.config.server.checkpointDir} holds another model (${errorMessage(err)}); move it away or set server.resume: no`)
+      }
+      this.weights = cp.tensors
+      if (this.model != null && this.tf != null) writeWeights(this.tf, this.model, cp.tensors)
+    }
+    this.round = cp.round
+    this.results.push(...cp.results)
+    this.target = cp.target
+    this.log.info('resumed from checkpoint', { round: cp.round, queued: cp.target - cp.round })
   }
 
   private async listen (node: ControlNode): Promise<void> {
@@ -195,6 +224,10 @@ export class ParameterServer {
       await intake.take(header, async (staging) => await readBytes(lp, intake.maxUpdateBytes, 'update.model', this.controller.signal, staging))
     } catch (err) {
       this.log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
+      // Invalid content counts against the client; a broken stream or a closed round does not.
+      if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED' && this.registry.rejectedUpdate(header.clientId, this.config.server.maxRejectedUpdates)) {
+        this.log.warn('client excluded: repeated invalid updates', { client: header.clientId, rejected: this.registry.get(header.clientId)?.rejected })
+      }
       await writeJson(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
       await stream.close().catch(() => {})
       return
@@ -222,10 +255,16 @@ export class ParameterServer {
   /** Queues `count` more rounds; they run one after another. Returns the first queued round number. */
   requestRounds (count: number): number {
     if (this.state === 'stopped' || this.state === 'stopping') throw new BtpsError('NOT_STARTED', 'server is not running')
-    const first = this.round + this.queued + (this.intake != null && !this.intake.closed ? 1 : 0) + 1
+    const first = this.target + 1
+    this.target += count
     this.queued += count
-    this.loop ??= this.runQueue().finally(() => { this.loop = undefined })
+    this.need(this.checkpoints).saveTarget(this.round, this.target, this.results)
+    this.startQueue()
     return first
+  }
+
+  private startQueue (): void {
+    this.loop ??= this.runQueue().finally(() => { this.loop = undefined })
   }
 
   private async runQueue (): Promise<void> {
@@ -248,14 +287,23 @@ export class ParameterServer {
     return (peerId) => subs.has(peerId)
   }
 
-  private async waitForClients (need: number): Promise<ReturnType<ClientRegistry['eligible']>> {
+  /**
+   * Waits for the clients a round selects: all `need` of them, or, once at least `k` are there, whoever is there
+   * after server.selection_wait_s, so dead clients stall nothing while live ones can carry the round.
+   */
+  private async waitForClients (need: number, k: number): Promise<ReturnType<ClientRegistry['eligible']>> {
     let lastLog = 0
+    let enoughSince = 0
     for (;;) {
       const eligible = this.registry.eligible(this.reachable())
       if (eligible.length >= need) return eligible
+      if (eligible.length >= k) {
+        enoughSince ||= Date.now()
+        if (Date.now() - enoughSince >= this.config.server.selectionWaitS * 1000) return eligible
+      } else enoughSince = 0
       this.state = 'waiting-for-clients'
       if (Date.now() - lastLog > 5000) {
-        this.log.info('waiting for clients', { have: eligible.length, need })
+        this.log.info('waiting for clients', { have: eligible.length, need, enough: k })
         lastLog = Date.now()
       }
       await sleep(200, this.controller.signal)
@@ -267,7 +315,7 @@ export class ParameterServer {
     const signal = this.controller.signal
     const round = this.round + 1
     const need = selectionSize(job)
-    const eligible = await this.waitForClients(need)
+    const eligible = await this.waitForClients(need, job.task === 'distribute' ? need : job.clientsPerRound)
     this.state = 'round'
     const selected = shuffleInPlace(eligible.map(c => c.clientId).sort(), createRng(job.seed * 7919 + round)).slice(0, need)
     const startedAt = Date.now()
@@ -279,7 +327,7 @@ export class ParameterServer {
     this.psEgressBytes = 0
     // A distribution-only round waits for every selected client to hold the model.
     const k = job.task === 'distribute' ? selected.length : job.clientsPerRound
-    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: this.layout, modelBytes: blob.byteLength })
+    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: this.layout, modelBytes: blob.byteLength, global: job.task === 'train' ? this.weights : undefined, maxNormRatio: this.config.server.maxUpdateNormRatio })
     this.intake = intake
     const deadline = startedAt + job.roundTimeoutS * 1000
     const announcement: RoundAnnouncement = {
@@ -321,7 +369,7 @@ export class ParameterServer {
     const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason })
     this.results.push(result)
     this.round = round
-    this.need(this.checkpoints).save({ round, tensors: this.weights, results: this.results })
+    this.need(this.checkpoints).save({ round, tensors: this.weights, results: this.results, target: this.target })
     this.need(this.writer).scalars(roundScalars(result), round)
     this.log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
   }

@@ -2,7 +2,17 @@ import { RunningAverage, firstNonFinite } from '../aggregation/running-average.j
 import { InvalidInputError } from '../errors.js'
 import type { ClientReport, UpdateHeader } from '../net/messages.js'
 import { assertSameLayout, modelByteLength, parseModelHeader } from '../model/serialize.js'
-import type { TensorEntry } from '../model/serialize.js'
+import type { NamedTensor, TensorEntry } from '../model/serialize.js'
+
+/** ||a - b|| over all tensors (||a|| without b). */
+function l2 (a: ReadonlyArray<ArrayLike<number>>, b?: ReadonlyArray<ArrayLike<number>>): number {
+  let sum = 0
+  a.forEach((x, i) => {
+    const y = b?.[i]
+    for (let j = 0; j < x.length; j++) { const d = y == null ? x[j] : x[j] - y[j]; sum += d * d }
+  })
+  return Math.sqrt(sum)
+}
 
 /**
  * One round's intake of updates: admits the first K from selected clients, one at a time into a single staging
@@ -25,7 +35,16 @@ export class UpdateIntake {
   private readonly full: Promise<void>
   private markFull: () => void = () => {}
 
-  constructor (init: { jobId: string, round: number, selected: string[], k: number, layout: TensorEntry[], modelBytes: number }) {
+  private readonly global?: readonly NamedTensor[]
+  private readonly maxNorm: number
+
+  /**
+   * `global` and `maxNormRatio` bound how far an update may move the model: ||update - global|| must stay within
+   * maxNormRatio * max(||global||, 1) (0: no bound). A scaled or poisoned update fails it; honest training does not.
+   */
+  constructor (init: { jobId: string, round: number, selected: string[], k: number, layout: TensorEntry[], modelBytes: number, global?: readonly NamedTensor[], maxNormRatio?: number }) {
+    this.global = init.global
+    this.maxNorm = init.global != null && (init.maxNormRatio ?? 0) > 0 ? (init.maxNormRatio ?? 0) * Math.max(l2(init.global.map(t => t.data)), 1) : Infinity
     this.jobId = init.jobId
     this.round = init.round
     this.selected = new Set(init.selected)
@@ -74,6 +93,10 @@ export class UpdateIntake {
       const bad = firstNonFinite(v)
       if (bad >= 0) throw new InvalidInputError('UPDATE_NON_FINITE', `update.${header.tensors[i].name}[${bad}]`, `is ${v[bad]}`)
     })
+    if (this.global != null && Number.isFinite(this.maxNorm)) {
+      const norm = l2(views, this.global.map(t => t.data))
+      if (norm > this.maxNorm) throw new InvalidInputError('UPDATE_NORM', 'update', `moves the model by ${norm.toPrecision(3)}, more than the bound ${this.maxNorm.toPrecision(3)} (server.max_update_norm_ratio)`)
+    }
     const t0 = performance.now()
     this.average.add(views, h.samples)
     this.aggregationS += (performance.now() - t0) / 1000

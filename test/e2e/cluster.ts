@@ -14,6 +14,10 @@ export interface Cluster {
   runDir: string
   processes: RoleProcess[]
   startClient: (id: string, extra?: string[]) => Promise<RoleProcess>
+  /** The server process now (restartServer replaces it). */
+  server: RoleProcess
+  /** Starts the server again with the same ports, dirs and job; the previous one must be gone. */
+  restartServer: () => Promise<RoleProcess>
 }
 
 /**
@@ -35,8 +39,15 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     const tracker = startRole('tracker', ['tracker', '--port', '0', '--host', '127.0.0.1'], join(dir, 'tracker.log'))
     processes.push(tracker)
     const t = await tracker.ready
-    const server = startRole('server', ['server', ...common, '--tracker', String(t.udp), '--p2p-port', '0', '--admin-port', '0', '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')], join(dir, 'server.log'))
-    processes.push(server)
+    // Fixed ports, so a restarted server is where the clients and the admin client look for it.
+    const serverArgs = ['server', ...common, '--tracker', String(t.udp), '--p2p-port', String(await freePort()), '--admin-port', String(await freePort()), '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')]
+    let starts = 0
+    const startServer = (): RoleProcess => {
+      const p = startRole('server', serverArgs, join(dir, starts++ === 0 ? 'server.log' : `server-${starts}.log`))
+      processes.push(p)
+      return p
+    }
+    const server = startServer()
     const s = await server.ready
     const serverAddr = (s.addrs as string[])[0]
     const startClient = async (id: string, extra: string[] = []): Promise<RoleProcess> => {
@@ -47,7 +58,15 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     }
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
     const admin = new AdminClient(String(s.admin))
-    const cluster: Cluster = { dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient }
+    const cluster: Cluster = {
+      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient, server,
+      restartServer: async () => {
+        const again = startServer()
+        cluster.server = again
+        await again.ready
+        return again
+      }
+    }
     return [cluster, close]
   } catch (err) {
     await close(true)

@@ -26,6 +26,13 @@ test('a model round-trips bit-exactly with its names, shapes, dtypes, job and ro
   assert.is(parseModelHeader(bytes).dataStart % 8, 0, 'tensor data is 8-byte aligned')
 })
 
+test('a model read from a file (a Node Buffer inside a larger pool) parses to tensors of their own size', () => {
+  const bytes = serializeModel({ jobId: 'job-a', round: 1 }, tensors())
+  const pooled = Buffer.concat([Buffer.alloc(100, 7), Buffer.from(bytes), Buffer.alloc(100, 7)]).subarray(100, 100 + bytes.byteLength)
+  const back = parseModel(pooled)
+  back.tensors.forEach((t, i) => { assert.equal(Array.from(t.data), Array.from(tensors()[i].data)) })
+})
+
 test('raw data is little-endian float32 at the offsets the header gives', () => {
   const bytes = serializeModel({ jobId: 'j', round: 0 }, tensors())
   const { header, dataStart } = parseModelHeader(bytes)

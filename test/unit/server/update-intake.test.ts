@@ -47,4 +47,16 @@ test('a broken update (NaN, wrong layout, wrong round) is rejected and leaves th
   assert.equal(Array.from(i.average.result()[0].data), [2, 2, 2, 2])
 })
 
+test('an update that moves the model too far is rejected with its norm; honest steps pass', async () => {
+  // global = [1,1,1,1] (norm 2), ratio 10: the bound is 20.
+  const global: NamedTensor[] = [{ name: 'w', shape: [4], dtype: 'float32', data: Float32Array.from([1, 1, 1, 1]) }]
+  const i = new UpdateIntake({ jobId: 'job', round: 3, selected: ['a', 'b'], k: 2, layout, modelBytes: model(0).byteLength, global, maxNormRatio: 10 })
+  await i.take(header('a'), feed(model(1.5)))
+  let err: unknown
+  try { await i.take(header('b'), feed(model(101))) } catch (e) { err = e }
+  assert.match(String(err), /update: moves the model by 200, more than the bound 20.0/)
+  assert.equal(i.accepted, ['a'])
+  assert.equal(Array.from(i.average.result()[0].data), [1.5, 1.5, 1.5, 1.5])
+})
+
 test.run()

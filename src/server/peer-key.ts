@@ -1,0 +1,24 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { BtpsError, errorMessage } from '../errors.js'
+
+/**
+ * The server's libp2p identity, kept beside its checkpoint (mode 0600) so a restarted server is the same peer:
+ * clients that dial it by a /p2p/ address, and that trust round messages only from it, find it again.
+ */
+export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
+  if (existsSync(path)) {
+    try {
+      return privateKeyFromProtobuf(readFileSync(path))
+    } catch (err) {
+      throw new BtpsError('PEER_KEY_INVALID', `cannot read the server's peer key ${path}: ${errorMessage(err)}`)
+    }
+  }
+  const key = await generateKeyPair('Ed25519')
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path + '.tmp', privateKeyToProtobuf(key), { mode: 0o600 })
+  renameSync(path + '.tmp', path)
+  return key
+}
