@@ -16,7 +16,7 @@ export async function readConfigFile (path: string): Promise<RawConfig> {
   }
   let doc: unknown
   try {
-    doc = parseYaml(text)
+    doc = parseYaml(text, { logLevel: 'error' })
   } catch (err) {
     throw new InvalidInputError('CONFIG_INVALID', path, `not valid YAML: ${errorMessage(err)}`)
   }

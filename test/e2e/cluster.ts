@@ -18,6 +18,9 @@ export interface Cluster {
   server: RoleProcess
   /** Starts the server again with the same ports, dirs and job; the previous one must be gone. */
   restartServer: () => Promise<RoleProcess>
+  tracker: RoleProcess
+  /** Starts the tracker again on the same port; the previous one must be gone. */
+  restartTracker: () => Promise<RoleProcess>
 }
 
 /**
@@ -36,8 +39,14 @@ export async function startCluster (opts: { clients: number, jobClients?: number
   }
   try {
     const common = ['--log-level', 'info', ...opts.jobFlags, '--clients', String(opts.jobClients ?? opts.clients)]
-    const tracker = startRole('tracker', ['tracker', '--port', '0', '--host', '127.0.0.1'], join(dir, 'tracker.log'))
-    processes.push(tracker)
+    const trackerArgs = ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1']
+    let trackerStarts = 0
+    const startTracker = (): RoleProcess => {
+      const p = startRole('tracker', trackerArgs, join(dir, trackerStarts++ === 0 ? 'tracker.log' : `tracker-${trackerStarts}.log`))
+      processes.push(p)
+      return p
+    }
+    const tracker = startTracker()
     const t = await tracker.ready
     // Fixed ports, so a restarted server is where the clients and the admin client look for it.
     const serverArgs = ['server', ...common, '--tracker', String(t.udp), '--p2p-port', String(await freePort()), '--admin-port', String(await freePort()), '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')]
@@ -59,7 +68,13 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
     const admin = new AdminClient(String(s.admin))
     const cluster: Cluster = {
-      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient, server,
+      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient, server, tracker,
+      restartTracker: async () => {
+        const again = startTracker()
+        cluster.tracker = again
+        await again.ready
+        return again
+      },
       restartServer: async () => {
         const again = startServer()
         cluster.server = again
