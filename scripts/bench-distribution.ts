@@ -121,7 +121,7 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   const trackerUrl = `udp://${hosts.tracker.address}:6969`
   const server = startRole('server', ['server', ...common, '--tracker', trackerUrl, '--host', hosts.server.address, '--p2p-port', '7000', '--admin-host', '127.0.0.1', '--admin-port', '8080', '--runs-dir', join(logDir, 'runs'), '--checkpoint-dir', join(logDir, 'ckpt')], join(logDir, 'server.log'), { wrap: net.wrap(hosts.server) })
   running.push(server)
-  await server.ready
+  const tokenFile = String((await server.ready).adminTokenFile)
   const clients = hosts.clients.map((h, i) => startRole(`client-${i + 1}`, ['client', ...common, '--tracker', trackerUrl, '--server', `${hosts.server.address}:7000`, '--host', h.address, '--id', `client-${i + 1}`], join(logDir, `client-${i + 1}.log`), { wrap: net.wrap(h) }))
   running.push(...clients)
   await Promise.all(clients.map(async c => await c.ready))
@@ -138,8 +138,8 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   }
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
-    const m = await measured([server, ...clients], async () => { await cli(['round', '--server', 'http://127.0.0.1:8080', '--rounds', '1', '--wait']) })
-    const status = JSON.parse(await cli(['status', '--server', 'http://127.0.0.1:8080', '--json'])) as { results: RoundResult[] }
+    const m = await measured([server, ...clients], async () => { await cli(['round', '--server', 'http://127.0.0.1:8080', '--token-file', tokenFile, '--rounds', '1', '--wait']) })
+    const status = JSON.parse(await cli(['status', '--server', 'http://127.0.0.1:8080', '--token-file', tokenFile, '--json'])) as { results: RoundResult[] }
     const res = status.results.at(-1)
     if (res == null || res.status === 'failed') throw new Error(`round failed: ${res?.reason ?? 'no result'}`)
     // A round that ended at its deadline without every client is reported (column "held"), and its logs kept.

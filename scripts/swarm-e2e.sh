@@ -93,7 +93,7 @@ read -r admin_port tracker_port < <(node -e "
   const net = require('node:net'); const ports = []
   const next = () => { const s = net.createServer().listen(0, '127.0.0.1', () => { ports.push(s.address().port); s.close(() => ports.length < 2 ? next() : console.log(ports.join(' '))) }) }
   next()")
-overrides=(--cluster.stack "$STACK" --cluster.tag "$TAG" --cluster.admin_port "$admin_port" --cluster.tracker_port "$tracker_port")
+overrides=(--cluster.stack "$STACK" --cluster.tag "$TAG" --cluster.admin_port "$admin_port" --cluster.tracker_port "$tracker_port" --cluster.psk_file "$work/job.swarm.key")
 "$cli" swarm init --advertise-addr 127.0.0.1 >/dev/null
 node bin/bt-ps.js stack generate --config "$CONFIG" "${overrides[@]}" -o "$work/stack.yml"
 if [ -n "$validator" ]; then
@@ -114,18 +114,23 @@ done
 [ "$healthy" -ge 5 ] || { say "only $healthy of 5 containers became healthy in ${WAIT_HEALTHY_S}s"; exit 1; }
 DOCKER="$cli" node bin/bt-ps.js stack ps --name "$STACK"
 server=http://127.0.0.1:$admin_port
+# The server made its admin token on first start, in its state volume (root may read it).
+volume=$("$cli" volume inspect -f '{{.Mountpoint}}' "${STACK}_state")
+token=(--token-file "$volume/checkpoints/$JOB/admin-token")
+for _ in $(seq 1 30); do [ -s "$volume/checkpoints/$JOB/admin-token" ] && break; sleep 1; done
 for _ in $(seq 1 60); do
-  n=$(node bin/bt-ps.js status --server "$server" --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).clients.filter(c=>c.online).length)}catch{console.log(0)}})')
+  n=$(node bin/bt-ps.js status --server "$server" "${token[@]}" --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).clients.filter(c=>c.online).length)}catch{console.log(0)}})')
   [ "$n" -ge 3 ] && break
   sleep 1
 done
+[ "$n" -ge 3 ] || { say "only $n of 3 clients logged in to the server"; exit 1; }
 phase "containers healthy"
 
 # --- rounds -----------------------------------------------------------------------------------------------------
-node bin/bt-ps.js round --server "$server" --rounds 2 --wait
+node bin/bt-ps.js round --server "$server" "${token[@]}" --rounds 2 --wait
 phase "bt-ps round --rounds 2"
 
-node bin/bt-ps.js status --server "$server" --json > "$work/status.json"
+node bin/bt-ps.js status --server "$server" "${token[@]}" --json > "$work/status.json"
 node -e '
   const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
   const r = s.results.filter(x => x.status === "aggregated")
@@ -137,7 +142,6 @@ node -e '
   if (r.some(x => x.accepted.length !== 3)) fail("a round aggregated fewer than 3 updates")
   console.log(`swarm-e2e: accuracy ${r[0].testAcc1} -> ${r[1].testAcc1}; clients passed ${(peer / 1e6).toFixed(2)} MB of pieces to each other`)
 ' "$work/status.json"
-volume=$("$cli" volume inspect -f '{{.Mountpoint}}' "${STACK}_state")
 events=$(find "$volume/runs/$JOB" -name 'events.out.tfevents.*' | head -1)
 [ -n "$events" ] && [ -s "$events" ] || { say "no TensorBoard event file under the state volume"; exit 1; }
 say "TensorBoard events: ${events#"$volume"/} ($(stat -c %s "$events") bytes)"

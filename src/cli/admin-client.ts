@@ -1,17 +1,21 @@
-import { BtpsError, errorMessage } from '../errors.js'
+import { readFileSync } from 'node:fs'
+import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { StatusView } from '../server/admin-api.js'
 
 /** The CLI's side of the server's admin HTTP API. */
 export class AdminClient {
   readonly base: string
-  constructor (url: string) {
+  private readonly token?: string
+  constructor (url: string, token?: string) {
     this.base = url.replace(/\/+$/, '')
+    this.token = token
   }
 
   private async call (path: string, init?: RequestInit): Promise<unknown> {
     let res: Response
     try {
-      res = await fetch(this.base + path, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) })
+      const headers = { ...(init?.headers as Record<string, string> | undefined), ...(this.token != null ? { authorization: `Bearer ${this.token}` } : {}) }
+      res = await fetch(this.base + path, { ...init, headers, signal: init?.signal ?? AbortSignal.timeout(10_000) })
     } catch (err) {
       throw new BtpsError('SERVER_UNREACHABLE', `cannot reach the server's admin API at ${this.base}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`)
     }
@@ -26,5 +30,14 @@ export class AdminClient {
 
   async startRounds (count: number): Promise<{ first: number, last: number }> {
     return await this.call('/api/rounds', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count }) }) as { first: number, last: number }
+  }
+}
+
+/** The token in a file (as the server writes it); a missing or unreadable file names the flag it came from. */
+export function readTokenFile (path: string, field = '--token-file'): string {
+  try {
+    return readFileSync(path, 'utf8').trim()
+  } catch (err) {
+    throw new InvalidInputError('USAGE', field, `cannot read ${path}: ${errorMessage(err)}`)
   }
 }

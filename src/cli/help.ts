@@ -26,8 +26,8 @@ const COMMANDS: Record<string, string> = {
   tracker: 'bt-ps tracker [--host H] [--port P] [--announce-interval S] [--config FILE]\n',
   server: `bt-ps server [--tracker URL] [--host H] [--p2p-port P] [--admin-host H] [--admin-port P] [--runs-dir D]\n             [--checkpoint-dir D] [--backend B] [--start-rounds N] [job flags]\n${JOB}\n`,
   client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener.\n${JOB}\n`,
-  round: 'bt-ps round --server URL [--rounds N] [--wait]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080\n',
-  status: 'bt-ps status --server URL [--json]\n',
+  round: 'bt-ps round --server URL [--rounds N] [--wait] [--token T | --token-file FILE]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080. The bearer token is in the server\'s\n  server.admin_token_file (default <checkpoint_dir>/<job>/admin-token); BTPS_ADMIN_TOKEN(_FILE) work too.\n',
+  status: 'bt-ps status --server URL [--json] [--token T | --token-file FILE]\n',
   stack: `bt-ps stack generate --config FILE [-o FILE]   write the docker stack (compose v3.8) for the job
 bt-ps stack deploy --config FILE [--name STACK]     generate it and run docker stack deploy
 bt-ps stack rm [--config FILE | --name STACK]       docker stack rm

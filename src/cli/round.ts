@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js'
 import type { ParsedArgs } from './args.js'
-import { AdminClient } from './admin-client.js'
+import { AdminClient, readTokenFile } from './admin-client.js'
 import { followRounds } from './progress.js'
 import { resultsTable } from './results-table.js'
 import { renderTable } from './table.js'
@@ -16,13 +16,23 @@ function serverUrl (args: ParsedArgs): string {
   return v
 }
 
+/** --token, --token-file, BTPS_ADMIN_TOKEN or BTPS_ADMIN_TOKEN_FILE, in that order. */
+function adminClient (args: ParsedArgs): AdminClient {
+  const token = args.flags.get('token')
+  const file = args.flags.get('token-file')
+  if (token === true || file === true) throw new InvalidInputError('USAGE', token === true ? '--token' : '--token-file', 'needs a value')
+  const env = process.env
+  const value = token ?? (file != null ? readTokenFile(file) : env.BTPS_ADMIN_TOKEN ?? (env.BTPS_ADMIN_TOKEN_FILE != null ? readTokenFile(env.BTPS_ADMIN_TOKEN_FILE, 'BTPS_ADMIN_TOKEN_FILE') : undefined))
+  return new AdminClient(serverUrl(args), value)
+}
+
 /** `bt-ps round`: queue rounds on a running server; with --wait, follow them and print the table. */
 export async function roundCommand (args: ParsedArgs): Promise<number> {
-  only(args, ['server', 'rounds', 'wait'], 'round')
+  only(args, ['server', 'rounds', 'wait', 'token', 'token-file'], 'round')
   const raw = args.flags.get('rounds') ?? '1'
   const rounds = Number(raw)
   if (typeof raw !== 'string' || !Number.isInteger(rounds) || rounds < 1 || rounds > 10000) throw new InvalidInputError('USAGE', '--rounds', `expected a whole number 1..10000, got ${JSON.stringify(raw)}`)
-  const admin = new AdminClient(serverUrl(args))
+  const admin = adminClient(args)
   const { first, last } = await admin.startRounds(rounds)
   console.log(`queued rounds ${first}..${last} on ${admin.base}`)
   if (args.flags.get('wait') !== true) return 0
@@ -33,8 +43,8 @@ export async function roundCommand (args: ParsedArgs): Promise<number> {
 
 /** `bt-ps status`: clients, current round and recent results. */
 export async function statusCommand (args: ParsedArgs): Promise<number> {
-  only(args, ['server', 'json'], 'status')
-  const s = await new AdminClient(serverUrl(args)).status()
+  only(args, ['server', 'json', 'token', 'token-file'], 'status')
+  const s = await adminClient(args).status()
   if (args.flags.get('json') === true) { console.log(JSON.stringify(s, null, 2)); return 0 }
   console.log(`job ${s.jobId}: model ${s.model}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
   if (s.current != null) console.log(`round ${s.current.round} open: ${s.current.accepted.length} updates from ${s.current.selected.length} selected (${s.current.selected.join(', ')})`)

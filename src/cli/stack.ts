@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { parseClusterConfig } from '../config/cluster.js'
 import type { ClusterConfig } from '../config/cluster.js'
@@ -9,6 +9,7 @@ import { loadConfig, readConfigFile } from '../config/load.js'
 import { CLUSTER_SECTION } from '../config/parse.js'
 import type { Config } from '../config/schema.js'
 import { BtpsError, InvalidInputError } from '../errors.js'
+import { loadPsk } from '../net/psk.js'
 import { stackYaml } from '../stack/stack-file.js'
 import { configFlags } from './args.js'
 import type { ParsedArgs } from './args.js'
@@ -64,7 +65,12 @@ export async function stackCommand (args: ParsedArgs): Promise<number> {
   }
   if (file == null) throw new InvalidInputError('USAGE', '--config', `bt-ps stack ${sub} needs the job's config file`)
   const { config, cluster } = await jobAndCluster(args, file)
-  const yaml = stackYaml(config, cluster, file)
+  // The job is private: its key is made once on the manager and handed to the peers as a docker secret.
+  const pskFile = resolve(cluster.pskFile !== '' ? cluster.pskFile : join(dirname(file), `${cluster.stack}.swarm.key`))
+  const fresh = !existsSync(pskFile)
+  loadPsk(pskFile, { create: true })
+  if (fresh) process.stderr.write(`created the job's pre-shared key ${pskFile} (mode 0600); every peer gets it as the secret psk\n`)
+  const yaml = stackYaml(config, cluster, file, pskFile)
   const hosts = cluster.hosts.length
   const summary = `stack ${cluster.stack}: tracker, server and ${config.job.clients} clients on ${hosts} host${hosts === 1 ? '' : 's'}`
   if (sub === 'generate') {

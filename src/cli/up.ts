@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js'
 import { BtpsError } from '../errors.js'
 import { sleep } from '../abort.js'
 import type { ParsedArgs } from './args.js'
-import { AdminClient } from './admin-client.js'
+import { AdminClient, readTokenFile } from './admin-client.js'
 import { startRole, stopRole } from './child-process.js'
 import type { RoleProcess } from './child-process.js'
 import { followRounds } from './progress.js'
@@ -20,7 +20,10 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
   const logDir = resolve(opts.logDir ?? join(config.server.runsDir, config.job.id, `logs-${stamp}`))
   mkdirSync(logDir, { recursive: true })
   const configFile = join(logDir, 'config.json')
-  writeFileSync(configFile, JSON.stringify(toRawConfig(config), null, 2))
+  // A private job unless the file names a key: the server creates this one before any client starts.
+  const raw = toRawConfig(config)
+  if (config.job.pskFile === '') raw.job.psk_file = join(logDir, 'swarm.key')
+  writeFileSync(configFile, JSON.stringify(raw, null, 2))
   const children: RoleProcess[] = []
   const controller = new AbortController()
   let interrupted = false
@@ -53,7 +56,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
     const ready = await race(Promise.all(children.slice(2).map(async c => await c.ready)))
     children.slice(2).forEach(watch)
     say(`${ready.length} clients ready (backends: ${[...new Set(ready.map(r => String(r.backend)))].join(', ')})`)
-    const admin = new AdminClient(String(s.admin))
+    const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     while ((await admin.status()).clients.filter(c => c.online).length < config.job.clients) await sleep(200, controller.signal)
     const { first, last } = await admin.startRounds(config.job.rounds)
     const results = await followRounds(admin, first, last, say, controller.signal)

@@ -9,6 +9,7 @@ import { sleep } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import { createControlNode } from '../net/node.js'
+import { loadPsk } from '../net/psk.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
@@ -69,7 +70,7 @@ export class ClientPeer {
       }
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }) })
       await this.swarm.start()
-      const node = await createControlNode({ host: client.host, port: 0 })
+      const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined })
       this.node = node
       node.services.pubsub.subscribe(roundsTopic(job.id))
       node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })

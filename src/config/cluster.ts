@@ -28,6 +28,8 @@ export interface ClusterConfig {
   /** host directory (on the server's host) for runs/ and checkpoints/; '' keeps them in a named volume */
   stateDir: string
   tmpfsMb: number
+  /** on the manager: the job's pre-shared key, handed to every container as a docker secret ('' : <stack>.swarm.key beside the config) */
+  pskFile: string
   restart: { condition: 'any' | 'on-failure' | 'none', delayS: number, maxAttempts: number }
   logging: { driver: string, maxSize: string, maxFile: number }
   hosts: ClusterHost[]
@@ -64,7 +66,7 @@ export function parseClusterConfig (raw: unknown, config: Config): ClusterConfig
 
 function parseCluster (raw: unknown, config: Config): ClusterConfig {
   if (raw == null) throw new InvalidInputError('CONFIG_INVALID', 'cluster', 'missing: the config needs a cluster section (hosts, clients per host) to make a stack')
-  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'restart', 'logging', 'hosts'])
+  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'psk_file', 'restart', 'logging', 'hosts'])
   const hosts = list(c.hosts, 'cluster.hosts', 1000, parseHost)
   if (hosts.length === 0) throw new InvalidInputError('CONFIG_INVALID', 'cluster.hosts', 'needs at least one host')
   const names = hosts.map(h => h.name)
@@ -94,6 +96,7 @@ function parseCluster (raw: unknown, config: Config): ClusterConfig {
     p2pPort: port(c.p2p_port, 'cluster.p2p_port', 7000),
     stateDir: c.state_dir === undefined || c.state_dir === '' ? '' : matching(c.state_dir, 'cluster.state_dir', /^\/[^\s:]*$/, 'an absolute path'),
     tmpfsMb: c.tmpfs_mb === undefined ? 256 : int(c.tmpfs_mb, 'cluster.tmpfs_mb', 16, 1 << 20),
+    pskFile: c.psk_file === undefined || c.psk_file === '' ? '' : matching(c.psk_file, 'cluster.psk_file', /^[^\s:]+$/, 'a file path'),
     restart: {
       condition: restart.condition === undefined ? 'any' : oneOf(restart.condition, 'cluster.restart.condition', ['any', 'on-failure', 'none'] as const),
       delayS: restart.delay_s === undefined ? 5 : int(restart.delay_s, 'cluster.restart.delay_s', 0, 3600),

@@ -28,6 +28,7 @@ export const SCHEMA = {
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
     dataset: { type: 'enum', default: 'mnist', values: ['mnist'], help: 'training data' },
     piece_kib: { type: 'int', default: 0, min: 0, max: 4096, help: 'BitTorrent piece length in KiB, a power of two from 64 (0: chosen from the model size)' },
+    psk_file: { type: 'string', default: '', help: 'the job\'s libp2p pre-shared key (swarm.key format); peers without it cannot connect. The server creates it if missing. Empty: an open job' },
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
     clients: { type: 'int', default: 4, min: 1, max: 10000, help: 'clients in the job (= data partitions)' },
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
@@ -63,6 +64,7 @@ export const SCHEMA = {
     max_rejected_updates: { type: 'int', default: 3, min: 0, max: 1e6, help: 'exclude a client after this many invalid updates (0: never)' },
     selection_wait_s: { type: 'number', default: 10, min: 0, max: 3600, help: 'with at least K clients online but fewer than a full selection, start the round after this long' },
     resume: { type: 'enum', default: 'yes', values: ['yes', 'no'], help: 'yes: a (re)started server continues from its checkpoint; no: the job starts afresh and replaces it' },
+    admin_token_file: { type: 'string', default: '', help: 'bearer token of the admin API, created (mode 0600) if missing (empty: <checkpoint_dir>/<job>/admin-token)' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for evaluation' },
     upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' }
   },

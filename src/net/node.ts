@@ -9,6 +9,7 @@ import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
+import { preSharedKey } from '@libp2p/pnet'
 
 export type ControlNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 
@@ -20,10 +21,12 @@ export const STREAM_WINDOW = 4 * 1024 * 1024
 /** What a stream may buffer unread: the window plus a frame. */
 export const STREAM_READ_BUFFER = STREAM_WINDOW + (2 << 20)
 
-/** A libp2p node for the control plane: TCP + noise + yamux, identify, gossipsub (signed messages). */
-export async function createControlNode (opts: { host: string, port: number, privateKey?: PrivateKey }): Promise<ControlNode> {
+/** A libp2p node for the control plane: TCP (+ pre-shared key) + noise + yamux, identify, gossipsub (signed messages). */
+export async function createControlNode (opts: { host: string, port: number, privateKey?: PrivateKey, psk?: Uint8Array }): Promise<ControlNode> {
   return await createLibp2p({
     ...(opts.privateKey != null ? { privateKey: opts.privateKey } : {}),
+    // A private network: connections open only between peers holding the job's key.
+    ...(opts.psk != null ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
     addresses: { listen: [`/ip4/${opts.host}/tcp/${opts.port}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

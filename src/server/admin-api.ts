@@ -4,6 +4,7 @@ import { InvalidInputError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { int, json, record } from '../net/validate.js'
 import type { ParameterServer } from './parameter-server.js'
+import { tokenMatches } from './admin-token.js'
 
 const MAX_BODY = 64 * 1024
 
@@ -39,16 +40,20 @@ async function readBody (req: IncomingMessage): Promise<unknown> {
   return size === 0 ? {} : json(Buffer.concat(chunks), 'body')
 }
 
-/** The admin HTTP API the CLI uses: GET /api/status, POST /api/rounds {count}, GET /api/rounds. */
+/** The admin HTTP API the CLI uses: GET /api/status, POST /api/rounds {count}, GET /api/rounds; bearer token required. */
 export class AdminApi {
   private http?: Server
   private readonly server: ParameterServer
   private readonly log: Logger
   port = 0
 
-  constructor (components: { server: ParameterServer, log: Logger }) {
+  private readonly token: string
+
+  /** `token`: the bearer token every /api/ request must carry. */
+  constructor (components: { server: ParameterServer, log: Logger }, token: string) {
     this.server = components.server
     this.log = components.log
+    this.token = token
   }
 
   status (): StatusView {
@@ -76,6 +81,10 @@ export class AdminApi {
     const send = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body))
+    }
+    if (url.pathname.startsWith('/api/') && !tokenMatches(req.headers.authorization, this.token)) {
+      res.setHeader('www-authenticate', 'Bearer')
+      return send(401, { error: 'missing or wrong bearer token: pass the token in server.admin_token_file (bt-ps round --token-file FILE)' })
     }
     if (url.pathname === '/api/status' && req.method === 'GET') return send(200, this.status())
     if (url.pathname === '/api/rounds' && req.method === 'GET') return send(200, this.server.results)

@@ -29,6 +29,7 @@ import { createRng, shuffleInPlace } from '../training/rng.js'
 import { EventWriter } from '../metrics/event-writer.js'
 import { CheckpointStore } from './checkpoint.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
+import { loadPsk } from '../net/psk.js'
 import type { Checkpoint } from './checkpoint.js'
 import { ClientRegistry } from './client-registry.js'
 import type { RoundResult } from './round-result.js'
@@ -117,7 +118,8 @@ export class ParameterServer {
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), uploadLimit: this.uploadLimiter?.bytesPerSecond })
       await this.swarm.start()
       const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
-      this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey })
+      const psk = job.pskFile !== '' ? loadPsk(job.pskFile, { create: true }) : undefined
+      this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey, psk })
       await this.listen(this.node)
       this.state = 'idle'
       // Rounds a previous run was asked for and did not finish go on by themselves.

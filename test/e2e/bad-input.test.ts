@@ -1,11 +1,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BT_PS_BIN } from '../../src/cli/child-process.js'
 import { createControlNode } from '../../src/net/node.js'
+import { loadPsk } from '../../src/net/psk.js'
 import { framed, readJson, writeJson } from '../../src/net/frames.js'
 import { LOGIN_PROTOCOL, UPDATE_PROTOCOL, statusTopic } from '../../src/net/protocols.js'
 import { startCluster, until } from './cluster.js'
@@ -29,6 +30,7 @@ test('invalid flags and config exit with status 2 and name the field and value',
     [['round', '--server', 'localhost'], /--server: expected the admin API URL/],
     [['round', '--server', 'http://127.0.0.1:1', '--rounds', 'two'], /--rounds: expected a whole number/],
     [['logs', 'export', '--format', 'xml'], /--format: only csv is supported/],
+    [['round', '--server', 'http://127.0.0.1:1', '--token-file', '/nonexistent-token'], /--token-file: cannot read \/nonexistent-token/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['stack', 'generate', '--config', 'configs/local.yml'], /cluster: missing: the config needs a cluster section/],
     [['stack', 'generate', '--config', 'configs/cluster.yml', '--job.clients', '64'], /cluster\.hosts: the hosts run 65 clients but job\.clients is 64/],
@@ -49,7 +51,8 @@ test('invalid flags and config exit with status 2 and name the field and value',
 
 test('malformed network messages and admin requests are refused with a reason; the server keeps working', async () => {
   const [cluster, close] = await startCluster({ clients: 0, jobClients: 2, jobFlags: [] })
-  const rogue = await createControlNode({ host: '127.0.0.1', port: 0 })
+  // Holds the job's key: a member of the job that misbehaves, not an outsider (see private-job.test.ts).
+  const rogue = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
   let ok = false
   try {
     const conn = await rogue.dial(multiaddr(cluster.serverAddr))
@@ -67,11 +70,19 @@ test('malformed network messages and admin requests are refused with a reason; t
     await until('warnings logged', async () => { const t = readFileSync(log, 'utf8'); return /dropped malformed heartbeat.*clientId/.test(t) && /login: dropped stream/.test(t) ? true : undefined }, 10_000)
 
     const base = cluster.admin.base
-    const post = async (body: string): Promise<[number, string]> => { const r = await fetch(`${base}/api/rounds`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }); return [r.status, ((await r.json()) as { error: string }).error] }
+    const token = readFileSync(cluster.adminTokenFile, 'utf8').trim()
+    const auth = { authorization: `Bearer ${token}` }
+    const post = async (body: string, headers: Record<string, string> = auth): Promise<[number, string]> => { const r = await fetch(`${base}/api/rounds`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } }); return [r.status, ((await r.json()) as { error: string }).error] }
+    const refused = [401, 'missing or wrong bearer token: pass the token in server.admin_token_file (bt-ps round --token-file FILE)']
+    assert.equal(await post('{"count":1}', {}), refused)
+    assert.equal(await post('{"count":1}', { authorization: `Bearer ${token.slice(1)}x` }), refused)
+    assert.is((await fetch(`${base}/api/status`)).status, 401)
+    assert.is((statSync(cluster.adminTokenFile).mode & 0o777).toString(8), '600', 'the token file is private')
+    assert.not.match(readFileSync(join(cluster.dir, 'server.log'), 'utf8'), new RegExp(token), 'the token is not in the log')
     assert.equal(await post('{"count":"x"}'), [400, 'count: expected a number in [1, 10000], got "x"'])
     assert.equal(await post('{"count":1,"force":true}'), [400, 'body.force: unknown field'])
     assert.equal(await post('{oops'), [400, 'body: is not UTF-8 JSON'])
-    assert.is((await fetch(`${base}/api/nothing`)).status, 404)
+    assert.is((await fetch(`${base}/api/nothing`, { headers: auth })).status, 404)
     const status = await cluster.admin.status()
     assert.is(status.state, 'idle')
     assert.equal(status.clients, [], 'the intruder did not log in')

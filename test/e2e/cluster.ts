@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startRole, stopRole } from '../../src/cli/child-process.js'
 import type { RoleProcess } from '../../src/cli/child-process.js'
-import { AdminClient } from '../../src/cli/admin-client.js'
+import { AdminClient, readTokenFile } from '../../src/cli/admin-client.js'
 
 export interface Cluster {
   dir: string
@@ -11,6 +11,8 @@ export interface Cluster {
   trackerHttp: string
   serverAddr: string
   admin: AdminClient
+  /** the server's admin bearer token, for `bt-ps round --token-file` */
+  adminTokenFile: string
   runDir: string
   processes: RoleProcess[]
   startClient: (id: string, extra?: string[]) => Promise<RoleProcess>
@@ -38,7 +40,7 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     } else rmSync(dir, { recursive: true, force: true })
   }
   try {
-    const common = ['--log-level', 'info', ...opts.jobFlags, '--clients', String(opts.jobClients ?? opts.clients)]
+    const common = ['--log-level', 'info', '--job.psk_file', join(dir, 'swarm.key'), ...opts.jobFlags, '--clients', String(opts.jobClients ?? opts.clients)]
     const trackerArgs = ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1']
     let trackerStarts = 0
     const startTracker = (): RoleProcess => {
@@ -66,9 +68,9 @@ export async function startCluster (opts: { clients: number, jobClients?: number
       return c
     }
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
-    const admin = new AdminClient(String(s.admin))
+    const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     const cluster: Cluster = {
-      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, runDir: String(s.runDir), processes, startClient, server, tracker,
+      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, adminTokenFile: String(s.adminTokenFile), runDir: String(s.runDir), processes, startClient, server, tracker,
       restartTracker: async () => {
         const again = startTracker()
         cluster.tracker = again

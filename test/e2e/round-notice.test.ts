@@ -1,7 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { multiaddr } from '@multiformats/multiaddr'
+import { join } from 'node:path'
 import { createControlNode } from '../../src/net/node.js'
+import { loadPsk } from '../../src/net/psk.js'
 import { framed, readJson, writeJson } from '../../src/net/frames.js'
 import { parseRoundMessage } from '../../src/net/messages.js'
 import type { RoundMessage } from '../../src/net/messages.js'
@@ -13,7 +15,8 @@ import { startCluster, until } from './cluster.js'
 // gossip: it learns of its round only that way.
 test('a selected client that gets no gossip still receives its round announcement and round end directly', async () => {
   const [cluster, close] = await startCluster({ clients: 0, jobClients: 1, jobFlags: ['--job.task', 'distribute', '--job.model_mb', '1', '--round-timeout', '4'] })
-  const peer = await createControlNode({ host: '127.0.0.1', port: 0 })
+  // Holds the job's key: a member of the job that misbehaves, not an outsider (see private-job.test.ts).
+  const peer = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
   let ok = false
   try {
     const received: RoundMessage[] = []

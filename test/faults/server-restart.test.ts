@@ -11,7 +11,7 @@ test('a server killed mid-round resumes from its checkpoint: same round, same mo
   let failed = true
   try {
     // The operator's `bt-ps round --wait` rides out the restart.
-    const cli = spawn(process.execPath, [BT_PS_BIN, 'round', '--server', cluster.admin.base, '--rounds', '3', '--wait'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const cli = spawn(process.execPath, [BT_PS_BIN, 'round', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile, '--rounds', '3', '--wait'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     cli.stdout.on('data', (d: Buffer) => { out += d.toString() })
     cli.stderr.on('data', (d: Buffer) => { out += d.toString() })

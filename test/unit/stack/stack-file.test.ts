@@ -16,7 +16,7 @@ type Service = { image: string, environment: Record<string, string>, volumes: Ar
 async function stackOf (file: string): Promise<{ services: Record<string, Service>, networks: Record<string, { driver: string }>, volumes?: object }> {
   const config = await loadConfig({ file })
   const raw = await readConfigFile(file)
-  return stackFile(config, parseClusterConfig(raw.cluster, config)) as never
+  return stackFile(config, parseClusterConfig(raw.cluster, config), '/etc/bt-ps/job.swarm.key') as never
 }
 
 const errorOf = (cluster: unknown, job: Record<string, unknown> = { clients: 2 }): string => {
@@ -44,10 +44,13 @@ test('the reference cluster: tracker, server and 65 clients, each pinned to its 
     assert.is(s.environment.BTPS_CLIENT_SERVER, 'server:7000')
     assert.is(s.environment.NVIDIA_VISIBLE_DEVICES, '0')
     assert.is(s.environment.BTPS_JOB_CLIENTS, '65')
+    assert.is(s.environment.BTPS_JOB_PSK_FILE, '/run/secrets/psk')
+    assert.equal((s as unknown as { secrets: string[] }).secrets, ['psk'])
     assert.equal(s.volumes, [{ type: 'tmpfs', target: '/tmp', tmpfs: { size: 512 * 1024 * 1024 } }])
   }
   assert.equal([...perHost.values()], [9, 9, 9, 9, 9, 10, 10])
   assert.is(stack.networks.btps.driver, 'overlay')
+  assert.is((stack as unknown as { secrets: { psk: { file: string } } }).secrets.psk.file, '/etc/bt-ps/job.swarm.key')
   assert.is(stack.services.tracker.image, 'registry.lab:5000/ml/bt-ps-tracker:0.1.0')
   assert.equal(stack.services.server.ports, [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }])
   assert.equal(stack.services.server.volumes[0], { type: 'bind', source: '/srv/bt-ps', target: '/var/lib/bt-ps' })
@@ -91,7 +94,9 @@ maybe('docker stack config accepts both generated files', async () => {
     for (const file of ['configs/cluster.yml', 'configs/single-host.yml']) {
       const config = await loadConfig({ file })
       const out = join(dir, 'stack.yml')
-      writeFileSync(out, stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file))
+      const psk = join(dir, 'job.swarm.key')
+      writeFileSync(psk, 'key')
+      writeFileSync(out, stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, psk))
       const r = spawnSync(validator, ['stack', 'config', '-c', out], { encoding: 'utf8' })
       assert.is(r.status, 0, `${file}: ${r.stderr}`)
       const resolved = parseYaml(r.stdout) as { services: Record<string, unknown> }

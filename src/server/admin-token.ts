@@ -1,0 +1,34 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { BtpsError, errorMessage } from '../errors.js'
+
+const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/
+
+/** Reads the admin API's bearer token, or creates one (mode 0600) on first start. The token never goes to logs. */
+export function loadOrCreateAdminToken (path: string): string {
+  if (existsSync(path)) {
+    let token: string
+    try {
+      token = readFileSync(path, 'utf8').trim()
+    } catch (err) {
+      throw new BtpsError('ADMIN_TOKEN_INVALID', `cannot read the admin token file ${path}: ${errorMessage(err)}`)
+    }
+    if (!TOKEN.test(token)) throw new BtpsError('ADMIN_TOKEN_INVALID', `the admin token in ${path} must be 16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -`)
+    return token
+  }
+  const token = randomBytes(32).toString('hex')
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path + '.tmp', token + '\n', { mode: 0o600 })
+  renameSync(path + '.tmp', path)
+  return token
+}
+
+/** Compares in constant time, so response timing tells nothing about the token. */
+export function tokenMatches (header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '')
+  if (m == null) return false
+  const a = Buffer.from(m[1])
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
