@@ -74,10 +74,13 @@ let network: EmulatedNetwork | undefined
 let running: RoleProcess[] = []
 let keepLogs = false
 let cleaning: Promise<void> | undefined
+/** Ends `bt-ps round|status` calls in flight: a waiting `round --wait` would outlive the server it waits for. */
+const cliCalls = new AbortController()
 /** Stops every process and removes the emulated cluster; every caller (signal, failure, normal end) awaits the same run. */
 async function cleanup (): Promise<void> {
   cleaning ??= (async () => {
     try {
+      cliCalls.abort()
       await Promise.allSettled(running.map(async p => { await stopRole(p, 5000) }))
       running = []
     } finally {
@@ -130,7 +133,7 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, serve
   const cli = async (args: string[]): Promise<string> => {
     const [cmd, ...pre] = net.wrap(hosts.server)
     try {
-      return (await execFileAsync(cmd, [...pre, process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })).stdout
+      return (await execFileAsync(cmd, [...pre, process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, signal: cliCalls.signal })).stdout
     } catch (err) {
       const e = err as { stderr?: string, stdout?: string }
       throw new Error(`bt-ps ${args[0]} failed: ${e.stderr ?? ''}${e.stdout ?? String(err)}`)

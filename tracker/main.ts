@@ -10,5 +10,16 @@ export async function main (config: Config, log: Logger): Promise<void> {
   const urls = tracker.announceUrls
   log.info('tracker listening', { http: urls.http, udp: urls.udp, stats: urls.http.replace('/announce', '/stats'), intervalS: config.tracker.announceIntervalS })
   announceReady({ role: 'tracker', port: tracker.port, http: urls.http, udp: urls.udp })
-  await runUntilSignal(log, async () => { await tracker.stop() })
+  let last = { at: Date.now(), announces: 0 }
+  const load = setInterval(() => {
+    const now = Date.now()
+    if (tracker.announces === last.announces) return
+    log.info('tracker load', { announces: tracker.announces, perS: ((tracker.announces - last.announces) * 1000 / (now - last.at)).toFixed(1), swarms: tracker.swarms })
+    last = { at: now, announces: tracker.announces }
+  }, config.tracker.loadLogS * 1000)
+  await runUntilSignal(log, async () => {
+    clearInterval(load)
+    log.info('tracker load', { announces: tracker.announces, swarms: tracker.swarms })
+    await tracker.stop()
+  })
 }

@@ -15,7 +15,7 @@ import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
 import type { ClientReport, ClientState, RoundAnnouncement } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
@@ -146,8 +146,15 @@ export class ClientPeer {
   private publishStatus (): void {
     const node = this.node
     if (node == null) return
-    const hb = { type: 'heartbeat', clientId: this.clientId, state: this.state, round: this.task?.round ?? this.lastRound }
-    node.services.pubsub.publish(statusTopic(this.config.job.id), encodeMessage(hb)).catch(() => {})
+    const hb = encodeMessage({ type: 'heartbeat', clientId: this.clientId, state: this.state, round: this.task?.round ?? this.lastRound })
+    node.services.pubsub.publish(statusTopic(this.config.job.id), hb).catch(() => {})
+    const server = this.serverPeer
+    if (server == null) return
+    void (async () => {
+      const stream = await node.dialProtocol(server, STATUS_PROTOCOL, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+      await framed(stream).write(hb)
+      await stream.close()
+    })().catch((err: unknown) => { this.log.debug('heartbeat not delivered', { reason: errorMessage(err) }) })
   }
 
   private setState (state: ClientState): void {

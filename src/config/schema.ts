@@ -51,6 +51,7 @@ export const SCHEMA = {
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the tracker listens on' },
     port: { type: 'int', default: 6969, min: 0, max: 65535, help: 'HTTP and UDP announce port' },
     announce_interval_s: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'announce interval told to peers' },
+    load_log_s: { type: 'number', default: 60, min: 1, max: 86400, help: 'log announces answered, swarms and their rate this often' },
     url: { type: 'string', default: 'udp://127.0.0.1:6969', pattern: /^(udp|http|https):\/\/[^\s]+$/, help: 'announce URL peers use' }
   },
   server: {

@@ -17,7 +17,7 @@ import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseReceipt, parseUpdateHeader } from '../net/messages.js'
 import type { RoundAnnouncement, RoundEnd } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { chooseBackend } from '../training/backend.js'
@@ -179,6 +179,15 @@ export class ParameterServer {
     await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await this.onModelRequest(s, c) }))
     await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await this.onReceipt(s, c) }), { maxInboundStreams: 256 })
     await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await this.onUpdate(s, c) }), { maxInboundStreams: 256 })
+    await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await this.onStatus(s, c) }))
+  }
+
+  /** A heartbeat on its own stream: gossip alone loses peers whose gossip stream failed to open (seen with 200). */
+  private async onStatus (stream: Stream, conn: Connection): Promise<void> {
+    const frame = await framed(stream).read({ signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+    const hb = parseHeartbeat(frame.subarray())
+    this.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
+    await stream.close()
   }
 
   private async onLogin (stream: Stream, conn: Connection): Promise<void> {
@@ -284,9 +293,10 @@ export class ParameterServer {
     }
   }
 
+  /** Round messages go straight to each client too, so a client with an open connection can be reached. */
   private reachable (): (peerId: string) => boolean {
-    const subs = new Set(this.need(this.node).services.pubsub.getSubscribers(roundsTopic(this.config.job.id)).map(String))
-    return (peerId) => subs.has(peerId)
+    const connected = new Set(this.need(this.node).getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+    return (peerId) => connected.has(peerId)
   }
 
   /**

@@ -24,6 +24,9 @@ export class TrackerService {
 
   get swarms (): number { return Object.keys(this.server?.torrents ?? {}).length }
 
+  /** Announces answered since start (HTTP and UDP), for load reports. */
+  announces = 0
+
   async start (): Promise<void> {
     if (this.server != null) return
     const { log } = this.init
@@ -31,6 +34,7 @@ export class TrackerService {
       const server = new Server({ http: true, udp: true, ws: false, stats: true, interval: this.init.announceIntervalS * 1000 })
       server.on('warning', (err: unknown) => { log.warn('tracker: bad announce', { err: String(err) }) })
       server.on('error', (err: unknown) => { log.warn('tracker error', { err: String(err) }) })
+      for (const event of ['start', 'update', 'complete', 'stop']) server.on(event, () => { this.announces++ })
       // bittorrent-tracker binds udp6 to the same host, which fails for an IPv4 address: peers here use IPv4.
       server.udp6?.close()
       server.udp6 = null

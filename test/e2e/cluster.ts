@@ -41,23 +41,19 @@ export async function startCluster (opts: { clients: number, jobClients?: number
   }
   try {
     const common = ['--log-level', 'info', '--job.psk_file', join(dir, 'swarm.key'), ...opts.jobFlags, '--clients', String(opts.jobClients ?? opts.clients)]
-    const trackerArgs = ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1']
-    let trackerStarts = 0
-    const startTracker = (): RoleProcess => {
-      const p = startRole('tracker', trackerArgs, join(dir, trackerStarts++ === 0 ? 'tracker.log' : `tracker-${trackerStarts}.log`))
-      processes.push(p)
-      return p
+    // Fixed ports, so a restarted tracker or server is where the others look for it. Each start logs to its own file.
+    const starter = (role: string, args: string[]): () => RoleProcess => {
+      let starts = 0
+      return () => {
+        const p = startRole(role, args, join(dir, starts++ === 0 ? `${role}.log` : `${role}-${starts}.log`))
+        processes.push(p)
+        return p
+      }
     }
+    const startTracker = starter('tracker', ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1'])
     const tracker = startTracker()
     const t = await tracker.ready
-    // Fixed ports, so a restarted server is where the clients and the admin client look for it.
-    const serverArgs = ['server', ...common, '--tracker', String(t.udp), '--p2p-port', String(await freePort()), '--admin-port', String(await freePort()), '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')]
-    let starts = 0
-    const startServer = (): RoleProcess => {
-      const p = startRole('server', serverArgs, join(dir, starts++ === 0 ? 'server.log' : `server-${starts}.log`))
-      processes.push(p)
-      return p
-    }
+    const startServer = starter('server', ['server', ...common, '--tracker', String(t.udp), '--p2p-port', String(await freePort()), '--admin-port', String(await freePort()), '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')])
     const server = startServer()
     const s = await server.ready
     const serverAddr = (s.addrs as string[])[0]

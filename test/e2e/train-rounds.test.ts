@@ -19,13 +19,13 @@ async function runTwoRounds (transfer: 'bt' | 'ps'): Promise<{ results: RoundRes
   try {
     await until('3 clients online', async () => (await cluster.admin.status()).clients.filter(c => c.online).length === N ? true : undefined)
     // Rounds are triggered the way an operator does it: `bt-ps round --wait` against the admin API.
-    const cli = spawnSync(process.execPath, [BT_PS_BIN, 'round', '--server', cluster.admin.base, '--rounds', '2', '--wait'], { encoding: 'utf8', timeout: 240_000 })
+    const cli = spawnSync(process.execPath, [BT_PS_BIN, 'round', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile, '--rounds', '2', '--wait'], { encoding: 'utf8', timeout: 240_000 })
     assert.is(cli.status, 0, cli.stdout + cli.stderr)
     assert.match(cli.stdout, /queued rounds 1\.\.2/)
     assert.match(cli.stdout, /round 2\/2 done: acc/)
     assert.match(cli.stdout, new RegExp(`\\n\\s+2\\s+${transfer}\\s+3/3`))
     const results = await followRounds(cluster.admin, 1, 2, () => {})
-    const status = spawnSync(process.execPath, [BT_PS_BIN, 'status', '--server', cluster.admin.base], { encoding: 'utf8' })
+    const status = spawnSync(process.execPath, [BT_PS_BIN, 'status', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile], { encoding: 'utf8' })
     assert.is(status.status, 0)
     assert.match(status.stdout, /job mnist: model mlp, transfer /)
     assert.match(status.stdout, /clients \(3 online\)/)

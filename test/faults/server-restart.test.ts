@@ -36,7 +36,9 @@ test('a server killed mid-round resumes from its checkpoint: same round, same mo
     assert.is(again.current?.sha256, before.current?.sha256, 'the re-run round 2 distributes the same model bytes')
     assert.equal(again.results, before.results, 'round 1 came back from the checkpoint unchanged')
 
-    const code = await Promise.race([cliExit, new Promise<string>(resolve => setTimeout(() => { resolve('timeout') }, 120_000))])
+    let timer: NodeJS.Timeout | undefined
+    const code = await Promise.race([cliExit, new Promise<string>(resolve => { timer = setTimeout(() => { resolve('timeout') }, 120_000) })])
+    clearTimeout(timer)
     assert.is(code, 0, `bt-ps round --wait: ${out}`)
     assert.match(out, /server unreachable, waiting for it to come back/)
     const final = await cluster.admin.status()
