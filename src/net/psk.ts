@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
 
 /** The swarm.key format IPFS and libp2p use for private networks: a header, then 32 bytes in hex. */
@@ -13,9 +13,7 @@ const PSK_FILE = /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-fA-F]{64}\s*$
 export function loadPsk (path: string, opts: { create: boolean }): Uint8Array {
   if (!existsSync(path)) {
     if (!opts.create) throw new BtpsError('PSK_INVALID', `job.psk_file ${path} does not exist: copy the job's key from the server`)
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path + '.tmp', `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}`, { mode: 0o600 })
-    renameSync(path + '.tmp', path)
+    writeFileAtomic(path, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}`, 0o600)
   }
   let text: string
   try {

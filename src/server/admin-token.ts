@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
 
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/
@@ -18,9 +18,7 @@ export function loadOrCreateAdminToken (path: string): string {
     return token
   }
   const token = randomBytes(32).toString('hex')
-  mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path + '.tmp', token + '\n', { mode: 0o600 })
-  renameSync(path + '.tmp', path)
+  writeFileAtomic(path, token + '\n', 0o600)
   return token
 }
 

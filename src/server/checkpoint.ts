@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
 import { parseModel, serializeModel } from '../model/serialize.js'
 import type { NamedTensor } from '../model/serialize.js'
@@ -25,19 +26,13 @@ export class CheckpointStore {
   modelPath (round: number): string { return join(this.dir, `model-${String(round).padStart(6, '0')}.bin`) }
   private get statePath (): string { return join(this.dir, 'state.json') }
 
-  private write (path: string, data: Uint8Array | string): void {
-    mkdirSync(this.dir, { recursive: true })
-    writeFileSync(path + '.tmp', data)
-    renameSync(path + '.tmp', path)
-  }
-
   private writeState (round: number, target: number, results: RoundResult[]): void {
-    this.write(this.statePath, JSON.stringify({ jobId: this.jobId, round, target, results }, null, 1))
+    writeFileAtomic(this.statePath, JSON.stringify({ jobId: this.jobId, round, target, results }, null, 1))
   }
 
   /** After a round: the new model, then the state that names it, then the previous model goes. */
   save (cp: Checkpoint): void {
-    this.write(this.modelPath(cp.round), serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
+    writeFileAtomic(this.modelPath(cp.round), serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
     this.writeState(cp.round, cp.target, cp.results)
     for (const name of readdirSync(this.dir)) {
       if (/^model-\d+\.bin$/.test(name) && join(this.dir, name) !== this.modelPath(cp.round)) rmSync(join(this.dir, name), { force: true })

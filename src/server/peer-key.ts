@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
 
 /**
@@ -17,8 +17,6 @@ export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
     }
   }
   const key = await generateKeyPair('Ed25519')
-  mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path + '.tmp', privateKeyToProtobuf(key), { mode: 0o600 })
-  renameSync(path + '.tmp', path)
+  writeFileAtomic(path, privateKeyToProtobuf(key), 0o600)
   return key
 }
