@@ -17,13 +17,15 @@ const count = Number(values.count)
 const log = createLogger({ level: 'warn', base: { role: 'soak-clients' } })
 process.on('unhandledRejection', (reason) => { log.error('unhandled rejection', { reason: errorMessage(reason) }) })
 const clients: ClientPeer[] = []
-const stopping = runUntilSignal(log, async () => { await Promise.all(clients.map(async c => { await c.stop() })) })
-for (let i = first; i < first + count; i++) {
+let stopped = false
+const stopping = runUntilSignal(log, async () => { stopped = true; await Promise.all(clients.map(async c => { await c.stop() })) })
+// A signal during the staggered start ends the starting too: no client is started after the others were stopped.
+for (let i = first; i < first + count && !stopped; i++) {
   const id = `soak-${String(i).padStart(3, '0')}`
   const client = new ClientPeer({ log: log.child({ client: id }) }, { ...config, client: { ...config.client, id } })
   clients.push(client)
   // Staggered, as a cluster's clients would come up; a failed start is an error to count, not a reason to stop.
   await client.start().catch((err: unknown) => { log.error('client failed to start', { client: id, reason: errorMessage(err) }) })
 }
-announceReady({ role: 'soak-clients', first, count })
+if (!stopped) announceReady({ role: 'soak-clients', first, count })
 await stopping
