@@ -18,6 +18,7 @@ import { AdminClient, readTokenFile } from '../src/cli/admin-client.js'
 import { startRole, stopRole } from '../src/cli/child-process.js'
 import type { RoleProcess } from '../src/cli/child-process.js'
 import { renderTable } from '../src/cli/table.js'
+import { loadPsk } from '../src/net/psk.js'
 
 const { values } = parseArgs({
   options: {
@@ -74,6 +75,8 @@ writeFileSync(config, JSON.stringify({
   client: { heartbeat_s: 2 },
   log: { level: 'info' }
 }))
+// The tracker reads the job's key too (it serves only the job's torrents), so it exists before anyone starts.
+loadPsk(join(dir, 'swarm.key'), { create: true })
 
 try {
   const t0 = Date.now()

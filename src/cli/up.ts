@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { toRawConfig } from '../config/raw.js'
 import type { Config } from '../config/schema.js'
 import { BtpsError } from '../errors.js'
+import { loadPsk } from '../net/psk.js'
 import { sleep } from '../abort.js'
 import type { ParsedArgs } from './args.js'
 import { AdminClient, readTokenFile } from './admin-client.js'
@@ -20,9 +21,12 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
   const logDir = resolve(opts.logDir ?? join(config.server.runsDir, config.job.id, `logs-${stamp}`))
   mkdirSync(logDir, { recursive: true })
   const configFile = join(logDir, 'config.json')
-  // A private job unless the file names a key: the server creates this one before any client starts.
+  // Always a private job: a key of its own unless the file names one. Made here, not by the server: the tracker
+  // starts first and reads it too.
   const raw = toRawConfig(config)
-  if (config.job.pskFile === '') raw.job.psk_file = join(logDir, 'swarm.key')
+  const pskFile = config.job.pskFile !== '' ? config.job.pskFile : join(logDir, 'swarm.key')
+  raw.job.psk_file = pskFile
+  loadPsk(pskFile, { create: true })
   writeFileSync(configFile, JSON.stringify(raw, null, 2))
   const children: RoleProcess[] = []
   const controller = new AbortController()

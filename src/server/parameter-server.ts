@@ -35,6 +35,7 @@ import { ClientRegistry } from './client-registry.js'
 import type { RoundResult } from './round-result.js'
 import { UpdateIntake } from './update-intake.js'
 import { roundScalars } from './scalars.js'
+import { TorrentRegistrar } from './torrent-registrar.js'
 
 export type ServerState = 'stopped' | 'idle' | 'waiting-for-clients' | 'round' | 'stopping'
 
@@ -55,6 +56,7 @@ export class ParameterServer {
   private readonly log: Logger
   private node?: ControlNode
   private swarm?: SwarmPeer
+  private registrar?: TorrentRegistrar
   private tf?: Backend['tf']
   private model?: TF.Sequential
   private weights: NamedTensor[] = []
@@ -119,6 +121,7 @@ export class ParameterServer {
       await this.swarm.start()
       const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
       const psk = job.pskFile !== '' ? loadPsk(job.pskFile, { create: true }) : undefined
+      if (psk != null) this.registrar = new TorrentRegistrar([this.config.tracker.url], psk, this.log.child({ component: 'tracker-registration' }))
       this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey, psk })
       await this.listen(this.node)
       this.state = 'idle'
@@ -334,7 +337,8 @@ export class ParameterServer {
     const blob = serializeModel({ jobId: job.id, round }, this.weights)
     const sha256 = createHash('sha256').update(blob).digest('hex')
     const swarm = this.need(this.swarm)
-    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined) : undefined
+    const register = this.registrar != null ? this.registrar.register.bind(this.registrar) : undefined
+    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined, register) : undefined
     this.modelBlob = blob
     this.psEgressBytes = 0
     // A distribution-only round waits for every selected client to hold the model.
@@ -377,6 +381,7 @@ export class ParameterServer {
     this.notify(selected, end)
     const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
     await swarm.remove(seed?.infoHash)
+    this.registrar?.forget(seed?.infoHash)
     this.modelBlob = undefined
     const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason })
     this.results.push(result)
@@ -455,6 +460,7 @@ export class ParameterServer {
     this.controller.abort()
     this.intake?.close()
     await this.loop?.catch(() => {})
+    this.registrar?.stop()
     await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })
     this.node = undefined
     this.swarm = undefined

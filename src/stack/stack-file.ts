@@ -79,7 +79,9 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
     image: imageName(cluster, 'tracker'),
     command: ['tracker'],
     hostname: 'tracker',
-    environment: env({ BTPS_TRACKER_PORT: TRACKER_PORT, BTPS_TRACKER_ANNOUNCE_INTERVAL_S: config.tracker.announceIntervalS, BTPS_LOG_LEVEL: config.log.level }),
+    // With the job's key the tracker serves only torrents the server registers.
+    secrets: ['psk'],
+    environment: env({ BTPS_TRACKER_PORT: TRACKER_PORT, BTPS_TRACKER_ANNOUNCE_INTERVAL_S: config.tracker.announceIntervalS, BTPS_JOB_PSK_FILE: PSK_SECRET_PATH, BTPS_LOG_LEVEL: config.log.level }),
     ports: [published(TRACKER_PORT, cluster.trackerPort), published(TRACKER_PORT, cluster.trackerPort, 'udp')],
     volumes: [scratch(cluster)]
   })

@@ -73,9 +73,13 @@ export class SwarmPeer {
     return torrent
   }
 
-  /** Seeds `bytes` from memory as a v1 torrent with one file `name` (piece length chosen from the size unless given). */
-  async seed (bytes: Uint8Array, name: string, pieceLength = choosePieceLength(bytes.byteLength)): Promise<SeedInfo> {
+  /**
+   * Seeds `bytes` from memory as a v1 torrent with one file `name` (piece length chosen from the size unless given).
+   * `beforeAnnounce` runs once the infohash is known and before the first announce (a private tracker's registration).
+   */
+  async seed (bytes: Uint8Array, name: string, pieceLength = choosePieceLength(bytes.byteLength), beforeAnnounce?: (infoHash: string) => Promise<void>): Promise<SeedInfo> {
     const meta = createMetainfo(bytes, name, pieceLength)
+    await beforeAnnounce?.(meta.infoHash)
     this.add(new SwarmTorrent({ infoHash: meta.infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, meta, bytes, superSeed: true }))
     return { infoHash: meta.infoHash, magnet: magnetUri(meta, this.init.announce), pieceLength, pieces: meta.pieceCount, bytes: bytes.byteLength, torrentFile: torrentFile(meta, this.init.announce) }
   }

@@ -1,12 +1,18 @@
 import { Server } from 'bittorrent-tracker'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../logger.js'
 import { BtpsError } from '../errors.js'
+import { bencode } from '../swarm/bencode.js'
+import { REGISTER_PATH, RegisteredTorrents } from './registration.js'
 
-export interface TrackerInit { host: string, port: number, announceIntervalS: number, log: Logger }
+export interface TrackerInit { host: string, port: number, announceIntervalS: number, log: Logger, /** the job's pre-shared key: serve only torrents registered with it */ psk?: Uint8Array }
+
+class UnregisteredTorrent extends Error {}
 
 /**
  * A bittorrent-tracker server with HTTP and UDP announce on one port (port 0 picks a free one for both)
- * and `/stats`. It only tracks swarm membership.
+ * and `/stats`. It only tracks swarm membership. With the job's key it is private: it answers announces only for
+ * torrents the job's server registered (see registration.ts), and no scrape lists the torrents it holds.
  */
 export class TrackerService {
   private server?: Server
@@ -15,6 +21,7 @@ export class TrackerService {
 
   constructor (init: TrackerInit) {
     this.init = init
+    if (init.psk != null) this.registered = new RegisteredTorrents(init.psk)
   }
 
   get announceUrls (): { http: string, udp: string } {
@@ -26,13 +33,27 @@ export class TrackerService {
 
   /** Announces answered since start (HTTP and UDP), for load reports. */
   announces = 0
+  /** Announces refused for a torrent the job never registered. */
+  refused = 0
+  private readonly registered?: RegisteredTorrents
+
+  get registeredTorrents (): number { return this.registered?.size ?? 0 }
 
   async start (): Promise<void> {
     if (this.server != null) return
     const { log } = this.init
     for (let attempt = 0; ; attempt++) {
-      const server = new Server({ http: true, udp: true, ws: false, stats: true, interval: this.init.announceIntervalS * 1000 })
-      server.on('warning', (err: unknown) => { log.warn('tracker: bad announce', { err: String(err) }) })
+      const registered = this.registered
+      const filter = registered == null
+        ? undefined
+        : (infoHash: string, _params: unknown, cb: (err: Error | null) => void) => { cb(registered.has(infoHash) ? null : new UnregisteredTorrent(`unknown torrent ${infoHash}: this tracker serves only its job's torrents`)) }
+      const server = new Server({ http: true, udp: true, ws: false, stats: true, interval: this.init.announceIntervalS * 1000, filter })
+      // Ours runs before bittorrent-tracker's own handler, which leaves alone a request already answered.
+      server.http?.on('request', (req: IncomingMessage, res: ServerResponse) => { this.onHttpRequest(req, res) })
+      server.on('warning', (err: unknown) => {
+        if (err instanceof UnregisteredTorrent) { this.refused++; log.debug('tracker: refused announce', { reason: err.message }); return }
+        log.warn('tracker: bad announce', { err: String(err) })
+      })
       server.on('error', (err: unknown) => { log.warn('tracker error', { err: String(err) }) })
       for (const event of ['start', 'update', 'complete', 'stop']) server.on(event, () => { this.announces++ })
       // bittorrent-tracker binds udp6 to the same host, which fails for an IPv4 address: peers here use IPv4.
@@ -55,6 +76,25 @@ export class TrackerService {
         // With port 0 the UDP twin of the chosen TCP port may be taken: try another.
         if (this.init.port !== 0 || attempt >= 5) throw new BtpsError('TRACKER_START', `tracker cannot listen on ${this.init.host}:${this.init.port}: ${String(err)}`)
       }
+    }
+  }
+
+  private onHttpRequest (req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? ''
+    if (url.startsWith('/bt-ps/')) {
+      req.resume()
+      const verdict = this.registered?.register(req.method, url, req.headers.authorization) ??
+        { status: 404, reason: 'this tracker has no job key: it serves any torrent and takes no registrations' }
+      if (verdict.status === 204) this.init.log.debug('tracker: torrent registered', { infoHash: url.slice(REGISTER_PATH.length) })
+      else this.init.log.warn('tracker: registration refused', { status: verdict.status, reason: verdict.reason, from: req.socket.remoteAddress })
+      res.writeHead(verdict.status, { 'content-type': 'application/json' })
+      res.end(verdict.status === 204 ? undefined : JSON.stringify({ error: verdict.reason }))
+      return
+    }
+    // A scrape without infohashes lists every torrent; a private tracker keeps its job's infohashes to itself.
+    if (this.registered != null && /^\/scrape(\?|$)/.test(url) && !/[?&]info_hash=/.test(url)) {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end(bencode({ 'failure reason': new TextEncoder().encode('a scrape must name its infohashes') }))
     }
   }
 

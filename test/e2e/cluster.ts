@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { startRole, stopRole } from '../../src/cli/child-process.js'
 import type { RoleProcess } from '../../src/cli/child-process.js'
 import { AdminClient, readTokenFile } from '../../src/cli/admin-client.js'
+import { loadPsk } from '../../src/net/psk.js'
 
 export interface Cluster {
   dir: string
@@ -50,7 +51,9 @@ export async function startCluster (opts: { clients: number, jobClients?: number
         return p
       }
     }
-    const startTracker = starter('tracker', ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1'])
+    // The job's key exists before the tracker starts: a private tracker serves only torrents registered with it.
+    loadPsk(join(dir, 'swarm.key'), { create: true })
+    const startTracker = starter('tracker', ['tracker', '--port', String(await freePort()), '--host', '127.0.0.1', '--job.psk_file', join(dir, 'swarm.key')])
     const tracker = startTracker()
     const t = await tracker.ready
     const startServer = starter('server', ['server', ...common, '--tracker', String(t.udp), '--p2p-port', String(await freePort()), '--admin-port', String(await freePort()), '--runs-dir', join(dir, 'runs'), '--checkpoint-dir', join(dir, 'checkpoints')])

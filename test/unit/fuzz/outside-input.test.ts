@@ -102,8 +102,9 @@ test('config: random sections and fields, random cluster sections, random YAML f
   }
 })
 
-test('tracker: random announce queries (HTTP) and datagrams (UDP) never stop it answering', async () => {
-  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: createLogger({ level: 'error' }) })
+test('tracker: random announce queries (HTTP), datagrams (UDP) and registrations never stop it answering or register', async () => {
+  const psk = new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${'7'.repeat(64)}`)
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: createLogger({ level: 'error' }), psk })
   await tracker.start()
   const base = `http://127.0.0.1:${tracker.port}`
   const udp = dgram.createSocket('udp4')
@@ -118,6 +119,15 @@ test('tracker: random announce queries (HTTP) and datagrams (UDP) never stop it 
       await new Promise<void>(resolve => { udp.send(datagram, tracker.port, '127.0.0.1', () => { resolve() }) })
       return true
     }), { numRuns: 300 })
+    const hex = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF/%.'), maxLength: 70 })
+    await fc.assert(fc.asyncProperty(fc.constantFrom('POST', 'GET', 'PUT', 'DELETE'), hex, fc.option(fc.oneof(hex.map(h => `Bearer ${h}`), fc.string({ maxLength: 80 }))), async (method, tail, auth) => {
+      inputs++
+      const res = await fetch(`${base}/bt-ps/torrents/${tail}`, { method, headers: auth != null && /^[\x20-\x7e]*$/.test(auth) ? { authorization: auth } : {}, signal: AbortSignal.timeout(5000) })
+      assert.ok([400, 401, 404, 405].includes(res.status), `HTTP ${res.status} for ${method} ${tail}`)
+      await res.arrayBuffer()
+      return true
+    }), { numRuns: 300 })
+    assert.is(tracker.registeredTorrents, 0, 'no forged registration got through')
     const stats = await fetch(`${base}/stats`, { signal: AbortSignal.timeout(5000) })
     assert.is(stats.status, 200, 'the tracker still serves after the fuzzing')
   } finally {

@@ -52,6 +52,9 @@ test('the reference cluster: tracker, server and 65 clients, each pinned to its 
   assert.is(stack.networks.btps.driver, 'overlay')
   assert.is((stack as unknown as { secrets: { psk: { file: string } } }).secrets.psk.file, '/etc/bt-ps/job.swarm.key')
   assert.is(stack.services.tracker.image, 'registry.lab:5000/ml/bt-ps-tracker:0.1.0')
+  // The tracker holds the key too: it serves only the torrents the job's server registers.
+  assert.is(stack.services.tracker.environment.BTPS_JOB_PSK_FILE, '/run/secrets/psk')
+  assert.equal((stack.services.tracker as unknown as { secrets: string[] }).secrets, ['psk'])
   assert.equal(stack.services.server.ports, [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }])
   assert.equal(stack.services.server.volumes[0], { type: 'bind', source: '/srv/bt-ps', target: '/var/lib/bt-ps' })
 })
