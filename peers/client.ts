@@ -8,6 +8,6 @@ export async function main (config: Config, log: Logger): Promise<void> {
   const client = new ClientPeer({ log: log.child({ component: 'client', client: config.client.id !== '' ? config.client.id : undefined }) }, config)
   const stopping = runUntilSignal(log, async () => { await client.stop() })
   await client.start()
-  announceReady({ role: 'client', clientId: client.clientId, partition: client.partitionIndex, backend: client.backend?.name })
+  announceReady({ role: 'client', clientId: client.clientId, peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name })
   await stopping
 }

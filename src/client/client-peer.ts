@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
-import { createControlNode } from '../net/node.js'
+import { acceptOnlyFrom, createControlNode } from '../net/node.js'
 import { loadPsk } from '../net/psk.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
@@ -36,12 +36,18 @@ export class ClientPeer {
   readonly clientId: string
   state: ClientState = 'idle'
   partitionIndex = -1
+
+  /** This client's libp2p identity and listening addresses (empty before start). */
+  get peerId (): string { return this.node?.peerId.toString() ?? '' }
+  get multiaddrs (): string[] { return this.node?.getMultiaddrs().map(String) ?? [] }
   backend?: Backend
   private readonly config: Config
   private readonly log: Logger
   private node?: ControlNode
   private swarm?: SwarmPeer
   private serverPeer?: PeerId
+  /** peers that sent round messages without being the server (logged once each) */
+  private readonly impostors = new Set<string>()
   private serverHost = '127.0.0.1'
   private model?: TF.Sequential
   private data?: Dataset
@@ -73,6 +79,7 @@ export class ClientPeer {
       const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined })
       this.node = node
       node.services.pubsub.subscribe(roundsTopic(job.id))
+      acceptOnlyFrom(node, roundsTopic(job.id), () => this.serverPeer, (from) => { this.noteImpostor(from) })
       node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
       await node.handle(ROUND_PROTOCOL, async (stream, conn) => {
         try {
@@ -167,10 +174,18 @@ export class ClientPeer {
     this.onRoundMessage(msg.from, msg.data)
   }
 
+  /** Logs a peer that sent round messages without being the server: once, not once per message it sends. */
+  private noteImpostor (from: PeerId | undefined): void {
+    const peer = from?.toString() ?? 'unsigned'
+    if (this.serverPeer == null || this.impostors.has(peer) || this.impostors.size >= 100) return
+    this.impostors.add(peer)
+    this.log.warn('ignored round message not signed by the job\'s server', { peer, server: this.serverPeer.toString() })
+  }
+
   /** A round message from gossip (`from` is its signer) or a direct stream (`from` is the authenticated peer). */
   private onRoundMessage (from: PeerId, data: Uint8Array): void {
     // Only the job's server may steer rounds.
-    if (this.serverPeer == null || !from.equals(this.serverPeer)) return
+    if (this.serverPeer == null || !from.equals(this.serverPeer)) { this.noteImpostor(from); return }
     let m
     try {
       m = parseRoundMessage(data)

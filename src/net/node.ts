@@ -5,10 +5,10 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { gossipsub } from '@libp2p/gossipsub'
+import { TopicValidatorResult, gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
 
 export type ControlNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>
@@ -37,5 +37,20 @@ export async function createControlNode (opts: { host: string, port: number, pri
       identify: identify(),
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, maxInboundDataLength: MAX_GOSSIP_BYTES, heartbeatInterval: 500 })
     }
+  })
+}
+
+/**
+ * Gossip on `topic` is delivered and relayed only when signed by `publisher()` (the job's server): a member of the
+ * network that forges round messages cannot use the other peers to spread them. Before the publisher is known,
+ * messages are ignored (dropped without blame).
+ */
+export function acceptOnlyFrom (node: ControlNode, topic: string, publisher: () => PeerId | undefined, onReject?: (from: PeerId | undefined) => void): void {
+  node.services.pubsub.topicValidators.set(topic, (_relay, msg) => {
+    const want = publisher()
+    if (want == null) return TopicValidatorResult.Ignore
+    if (msg.type === 'signed' && msg.from.equals(want)) return TopicValidatorResult.Accept
+    onReject?.(msg.type === 'signed' ? msg.from : undefined)
+    return TopicValidatorResult.Reject
   })
 }

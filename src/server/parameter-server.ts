@@ -11,7 +11,7 @@ import { buildModel, modelLayout, readWeights, writeWeights } from '../model/arc
 import { assertSameLayout, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import { syntheticModel } from '../model/synthetic.js'
-import { createControlNode } from '../net/node.js'
+import { acceptOnlyFrom, createControlNode } from '../net/node.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
@@ -158,6 +158,7 @@ export class ParameterServer {
   private async listen (node: ControlNode): Promise<void> {
     const pubsub = node.services.pubsub
     pubsub.subscribe(roundsTopic(this.config.job.id))
+    acceptOnlyFrom(node, roundsTopic(this.config.job.id), () => node.peerId)
     pubsub.subscribe(statusTopic(this.config.job.id))
     pubsub.addEventListener('message', (evt) => {
       const msg = evt.detail

@@ -12,6 +12,8 @@ export interface Cluster {
   trackerHttp: string
   serverAddr: string
   admin: AdminClient
+  /** the admin API's base URL, for `bt-ps round|status --server` */
+  adminUrl: string
   /** the server's admin bearer token, for `bt-ps round --token-file` */
   adminTokenFile: string
   runDir: string
@@ -69,7 +71,7 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
     const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     const cluster: Cluster = {
-      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, adminTokenFile: String(s.adminTokenFile), runDir: String(s.runDir), processes, startClient, server, tracker,
+      dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, adminUrl: String(s.admin), adminTokenFile: String(s.adminTokenFile), runDir: String(s.runDir), processes, startClient, server, tracker,
       restartTracker: async () => {
         const again = startTracker()
         cluster.tracker = again

@@ -1,0 +1,99 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync, readdirSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createControlNode } from '../../src/net/node.js'
+import type { ControlNode } from '../../src/net/node.js'
+import { loadPsk } from '../../src/net/psk.js'
+import { framed } from '../../src/net/frames.js'
+import { encodeMessage } from '../../src/net/messages.js'
+import type { RoundAnnouncement, RoundEnd } from '../../src/net/messages.js'
+import { ROUND_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
+import { registrationProof } from '../../src/tracker/registration.js'
+import { startCluster, until } from './cluster.js'
+import type { Cluster } from './cluster.js'
+
+const bin = join(process.cwd(), 'bin', 'bt-ps.js')
+let cluster: Cluster
+let close: (failed?: boolean) => Promise<void>
+let insiders: ControlNode[] = []
+let failed = true
+
+test.before(async () => {
+  [cluster, close] = await startCluster({ clients: 2, jobFlags: ['--job', 'insider', '--job.task', 'distribute', '--job.model_mb', '1', '--k', '2', '--round-timeout', '30'] })
+})
+
+test.after(async () => {
+  for (const i of insiders) await i.stop()
+  await close(failed)
+})
+
+// Holds the job's key (a member gone bad, or a stolen key): the network lets it in, the clients must not obey it.
+test('round messages from a peer other than the job\'s server are ignored, on gossip and on direct streams', async () => {
+  const psk = loadPsk(join(cluster.dir, 'swarm.key'), { create: false })
+  // One forges on gossip, the other on the direct round-notice streams.
+  const [gossiper, direct] = insiders = [
+    await createControlNode({ host: '127.0.0.1', port: 0, psk }),
+    await createControlNode({ host: '127.0.0.1', port: 0, psk })
+  ]
+  const topic = roundsTopic('insider')
+  gossiper.services.pubsub.subscribe(topic)
+  const clients = await Promise.all(cluster.processes.filter(p => p.name.startsWith('client-')).map(async p => await p.ready))
+  await gossiper.dial(multiaddr(cluster.serverAddr))
+  for (const c of clients) await gossiper.dial(multiaddr((c.addrs as string[])[0]))
+  await until('gossip mesh with the server and both clients', async () => gossiper.services.pubsub.getSubscribers(topic).length >= 3 ? true : undefined, 15_000)
+  const forged: RoundAnnouncement = {
+    type: 'round', jobId: 'insider', round: 1, transfer: 'bt', bytes: 1 << 20, sha256: 'e'.repeat(64), selected: ['client-1', 'client-2'],
+    deadline: Date.now() + 120_000, hyper: { localEpochs: 1, batchSize: 32, learningRate: 0.1, mu: 0 },
+    magnet: `magnet:?xt=urn:btih:${'1'.repeat(40)}`, serverPeerId: 'ab'.repeat(20), serverPort: 9
+  }
+  const end: RoundEnd = { type: 'round-end', jobId: 'insider', round: 1, accepted: [], reason: 'forged' }
+  await gossiper.services.pubsub.publish(topic, encodeMessage(forged))
+  for (const c of clients) {
+    const stream = await direct.dialProtocol(multiaddr((c.addrs as string[])[0]), ROUND_PROTOCOL)
+    await framed(stream).write(encodeMessage(forged))
+    await stream.close()
+  }
+  for (const id of ['client-1', 'client-2']) {
+    for (const [how, peer] of [['gossip', gossiper], ['direct stream', direct]] as const) {
+      const line = new RegExp(`ignored round message not signed by the job's server .*peer=${peer.peerId.toString()}`)
+      await until(`${id} logs the impostor on ${how}`, async () => line.test(readFileSync(join(cluster.dir, `${id}.log`), 'utf8')) ? true : undefined, 10_000)
+    }
+  }
+  const s = await cluster.admin.status()
+  assert.equal(s.clients.map(c => c.state), ['idle', 'idle'], 'no client started the forged round')
+  // Had a client taken the forgery, it would skip the real round 1 as already seen.
+  await cluster.admin.startRounds(1)
+  await gossiper.services.pubsub.publish(topic, encodeMessage(end)) // a forged end must not cut the real round short
+  const result = await until('the real round 1', async () => (await cluster.admin.status()).results[0], 40_000)
+  assert.is(result.round, 1)
+  assert.equal([...result.accepted].sort(), ['client-1', 'client-2'], `both clients got the server's model: ${result.reason ?? ''}`)
+  assert.is(result.status, 'distributed')
+  failed = false
+})
+
+test('no secret (job key, admin token, tracker registration proof) appears in any log or in bt-ps status', async () => {
+  failed = true
+  const pskHex = /[0-9a-f]{64}/i.exec(readFileSync(join(cluster.dir, 'swarm.key'), 'utf8'))![0]
+  const token = readFileSync(cluster.adminTokenFile, 'utf8').trim()
+  const logs = readdirSync(cluster.dir).filter(f => f.endsWith('.log')).map(f => [f, readFileSync(join(cluster.dir, f), 'utf8')] as const)
+  const serverLog = logs.find(([f]) => f === 'server.log')![1]
+  const infoHashes = [...serverLog.matchAll(/infoHash=([0-9a-f]{40})/g)].map(m => m[1])
+  assert.ok(infoHashes.length >= 1, 'the server logged the round\'s infohash')
+  const psk = loadPsk(join(cluster.dir, 'swarm.key'), { create: false })
+  const secrets: Record<string, string> = { 'job key': pskHex, 'admin token': token, ...Object.fromEntries(infoHashes.map(h => [`registration proof for ${h}`, registrationProof(psk, h)])) }
+  const outputs = ['', '--json'].map(flag => {
+    const r = spawnSync(process.execPath, [bin, 'status', '--server', cluster.adminUrl, '--token-file', cluster.adminTokenFile, ...(flag !== '' ? [flag] : [])], { encoding: 'utf8' })
+    assert.is(r.status, 0, r.stderr)
+    return [`bt-ps status ${flag}`, r.stdout + r.stderr] as const
+  })
+  assert.match(outputs[0][1], /client-1/, 'status printed the clients')
+  for (const [where, text] of [...logs, ...outputs]) {
+    for (const [what, secret] of Object.entries(secrets)) assert.not.ok(text.toLowerCase().includes(secret.toLowerCase()), `${what} found in ${where}`)
+  }
+  failed = false
+})
+
+test.run()
