@@ -2,39 +2,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import parseTorrent from 'parse-torrent'
-import { connect, createServer } from 'node:net'
-import type { Server } from 'node:net'
+import { connect } from 'node:net'
 import { choosePieceLength } from '../../../src/swarm/piece-length.js'
 import { SwarmPeer } from '../../../src/swarm/swarm-peer.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 import { silentLogger } from '../../../src/logger.js'
-import { MSG, PeerWire, encodeHandshake, readHandshake } from '../../../src/swarm/wire.js'
-
-/** A peer that claims every piece of a torrent and serves `bytes` (corrupted by the caller) for any request. */
-async function roguePeer (infoHash: string, pieceLength: number, pieces: number, bytes: Uint8Array): Promise<[Server, number]> {
-  const server = createServer(socket => {
-    socket.on('error', () => {})
-    void readHandshake(socket, 5000).then(({ handshake, rest }) => {
-      socket.write(encodeHandshake(infoHash, randomBytes(20).toString('hex')))
-      const wire = new PeerWire(socket, handshake, { outgoing: false, maxMessage: 1 << 20 })
-      wire.attach({
-        onMessage: (id, p) => {
-          if (id !== MSG.request) return
-          const [index, begin, length] = [p.readUInt32BE(0), p.readUInt32BE(4), p.readUInt32BE(8)]
-          wire.sendPiece(index, begin, bytes.subarray(index * pieceLength + begin, index * pieceLength + begin + length))
-        },
-        onClose: () => {}
-      }, rest)
-      const bits = Buffer.alloc(Math.ceil(pieces / 8), 0)
-      for (let i = 0; i < pieces; i++) bits[i >> 3] |= 0x80 >> (i & 7)
-      wire.send(MSG.bitfield, bits)
-      wire.send(MSG.unchoke)
-    }).catch(() => { socket.destroy() })
-  })
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-  const a = server.address()
-  return [server, typeof a === 'object' && a != null ? a.port : 0]
-}
+import { encodeHandshake } from '../../../src/swarm/wire.js'
+import { CorruptSeeder } from '../../support/corrupt-seeder.js'
 
 test('piece length: a power of two in [64 KiB, 4 MiB], at most ~2048 pieces', () => {
   assert.is(choosePieceLength(100), 64 * 1024)
@@ -105,17 +79,15 @@ test('pieces that fail their hash (a peer serving corrupt data) are fetched agai
   await good.start(); await leecher.start()
   const bytes = randomBytes(1 << 20)
   const seed = await good.seed(bytes, 'm.btps')
-  const corrupt = Buffer.from(bytes); for (let i = 0; i < corrupt.length; i += 4096) corrupt[i] ^= 0xff
-  const [rogue, roguePort] = await roguePeer(seed.infoHash, seed.pieceLength, seed.pieces, corrupt)
-  let rogueConnections = 0
-  rogue.on('connection', () => { rogueConnections++ })
+  const rogue = new CorruptSeeder(seed.infoHash, seed.pieces)
+  const roguePort = await rogue.listen('127.0.0.1')
   try {
     // The rogue is dialled first and claims everything; the honest seeder only shows a few pieces at a time.
     const got = await leecher.download(seed.magnet, { sha256: createHash('sha256').update(bytes).digest('hex'), directPeers: [`127.0.0.1:${roguePort}`, `127.0.0.1:${good.port}`], signal: AbortSignal.timeout(60_000) })
     assert.ok(Buffer.from(got.bytes).equals(bytes), 'the downloaded model is bit-exact')
     assert.ok(got.hashFailures > 0, 'the rogue peer served pieces that failed verification')
     assert.is(got.hashFailures, 1, 'one bad piece was enough to ban the rogue')
-    assert.is(rogueConnections, 1, 'a banned peer is not dialled again')
+    assert.is(rogue.connections, 1, 'a banned peer is not dialled again')
   } finally {
     rogue.close()
     await leecher.stop(); await good.stop(); await tracker.stop()

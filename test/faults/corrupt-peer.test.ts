@@ -1,0 +1,40 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startRole, stopRole } from '../../src/cli/child-process.js'
+import { startCluster, until } from '../e2e/cluster.js'
+
+test('a peer serving corrupt pieces: they fail verification, are fetched elsewhere, it is banned; every client holds the exact model', async () => {
+  // The server's upload is capped so clients want pieces from other peers, the rogue among them.
+  const [cluster, close] = await startCluster({ clients: 3, jobFlags: ['--job', 'rogue', '--job.task', 'distribute', '--job.model_mb', '4', '--k', '3', '--round-timeout', '60', '--server.upload_limit_mbit', '16'] })
+  const rogue = startRole('rogue', ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, '--tracker', cluster.trackerUdp, '--job', 'rogue'], join(cluster.dir, 'rogue.log'),
+    { script: join(process.cwd(), 'test', 'faults', 'rogue-peer.ts'), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
+  let failed = true
+  try {
+    await rogue.ready
+    await cluster.admin.startRounds(1)
+    const joined = await rogue.event('joined')
+    assert.is(joined.round, 1)
+    const r1 = await until('round 1 done', async () => (await cluster.admin.status()).results.find(r => r.round === 1), 60_000)
+    await stopRole(rogue)
+    const done = await rogue.event('done')
+    const logs = ['client-1', 'client-2', 'client-3'].map(id => readFileSync(join(cluster.dir, `${id}.log`), 'utf8'))
+    const failures = logs.map(l => Number(/pieces failed verification and were fetched again .*pieces=(\d+)/.exec(l)?.[1] ?? 0))
+    const bans = logs.map(l => (l.match(/peer banned from this torrent .*failed its SHA-1/g) ?? []).length)
+    console.log(`rogue: ${String(done.connections)} connections, ${String(done.served)} bad blocks sent; hash failures per client ${failures.join('/')}, bans ${bans.join('/')}; round ${r1.roundS.toFixed(2)} s, ${(r1.peerShare * 100).toFixed(0)}% of bytes from peers`)
+    assert.ok(Number(done.served) > 0, 'the rogue was asked for pieces')
+    assert.ok(failures.some(n => n > 0), 'its pieces failed verification')
+    failures.forEach((n, i) => { if (n > 0) assert.ok(bans[i] >= 1, `client-${i + 1} had ${n} bad pieces but banned no one`) })
+    // One bad piece bans the rogue (a second may land in the same moment): it is asked for nothing more this round.
+    assert.ok(failures.every(n => n <= 2), `hash failures per client ${failures.join('/')}`)
+    assert.is(r1.status, 'distributed')
+    assert.equal([...r1.accepted].sort(), ['client-1', 'client-2', 'client-3'], 'every client reported the model whose SHA-256 the server announced')
+    failed = false
+  } finally {
+    await stopRole(rogue)
+    await close(failed)
+  }
+})
+
+test.run()
