@@ -71,7 +71,7 @@ export const SCHEMA = {
   },
   client: {
     id: { type: 'string', default: '', help: 'client id (default: client-<pid>)' },
-    server: { type: 'string', default: '/ip4/127.0.0.1/tcp/7000', help: 'server libp2p address (multiaddr or host:port)' },
+    server: { type: 'string', default: '/ip4/127.0.0.1/tcp/7000', help: 'server libp2p address (multiaddr or host:port); ending it in /p2p/<server peer id> pins the server\'s identity' },
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the client listens on' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },
     heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' }

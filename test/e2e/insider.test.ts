@@ -12,6 +12,7 @@ import { encodeMessage } from '../../src/net/messages.js'
 import type { RoundAnnouncement, RoundEnd } from '../../src/net/messages.js'
 import { ROUND_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
 import { registrationProof } from '../../src/tracker/registration.js'
+import { startRole } from '../../src/cli/child-process.js'
 import { startCluster, until } from './cluster.js'
 import type { Cluster } from './cluster.js'
 
@@ -71,6 +72,11 @@ test('round messages from a peer other than the job\'s server are ignored, on go
   assert.is(result.round, 1)
   assert.equal([...result.accepted].sort(), ['client-1', 'client-2'], `both clients got the server's model: ${result.reason ?? ''}`)
   assert.is(result.status, 'distributed')
+  // A client that pins the server's identity (/p2p/<id>) will not log in to a peer with another key at that address.
+  const pin = `${cluster.serverAddr.replace(/\/p2p\/.*$/, '')}/p2p/${gossiper.peerId.toString()}`
+  cluster.processes.push(startRole('client-pinned', ['client', '--job', 'insider', '--job.task', 'distribute', '--job.psk_file', join(cluster.dir, 'swarm.key'), '--tracker', cluster.trackerUdp, '--server', pin, '--id', 'client-pinned'], join(cluster.dir, 'client-pinned.log')))
+  await until('the pinned client refuses the server', async () => /does not match expected remote identity key/.test(readFileSync(join(cluster.dir, 'client-pinned.log'), { encoding: 'utf8', flag: 'a+' })) ? true : undefined, 15_000)
+  assert.not.ok((await cluster.admin.status()).clients.some(c => c.clientId === 'client-pinned'), 'it never logged in')
   failed = false
 })
 
