@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
 import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { sleep } from '../abort.js'
+import { childController, sleep, withTimeout } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import { acceptOnlyFrom, createControlNode } from '../net/node.js'
@@ -83,7 +83,7 @@ export class ClientPeer {
       node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
       await node.handle(ROUND_PROTOCOL, async (stream, conn) => {
         try {
-          const frame = await framed(stream).read({ signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+          const frame = await withTimeout(this.controller.signal, 10_000, async signal => await framed(stream).read({ signal }))
           this.onRoundMessage(conn.remotePeer, frame.subarray())
         } catch (err) {
           this.log.warn('dropped round notice', { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
@@ -111,7 +111,7 @@ export class ClientPeer {
     let conn: Connection | undefined
     for (let attempt = 0; conn == null; attempt++) {
       try {
-        conn = await node.dial(addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+        conn = await withTimeout(this.controller.signal, 5000, async signal => await node.dial(addr, { signal }))
       } catch (err) {
         if (this.controller.signal.aborted) throw err
         if (attempt % 10 === 0) this.log.info('waiting for the server', { addr: addr.toString(), reason: errorMessage(err) })
@@ -158,7 +158,7 @@ export class ClientPeer {
     const server = this.serverPeer
     if (server == null) return
     void (async () => {
-      const stream = await node.dialProtocol(server, STATUS_PROTOCOL, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+      const stream = await withTimeout(this.controller.signal, 5000, async signal => await node.dialProtocol(server, STATUS_PROTOCOL, { signal }))
       await framed(stream).write(hb)
       await stream.close()
     })().catch((err: unknown) => { this.log.debug('heartbeat not delivered', { reason: errorMessage(err) }) })
@@ -201,14 +201,14 @@ export class ClientPeer {
     if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
     this.lastRound = m.round
     this.task?.controller.abort()
-    const controller = new AbortController()
+    const { controller, release } = childController(this.controller.signal)
     const task: Task = { round: m.round, controller, done: Promise.resolve() }
-    task.done = this.runRound(m, AbortSignal.any([controller.signal, this.controller.signal]))
+    task.done = this.runRound(m, controller.signal)
       .catch((err: unknown) => {
         if (isCode(err, 'ABORTED') || controller.signal.aborted) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
         else this.log.error('round failed', { round: m.round, reason: errorMessage(err) })
       })
-      .finally(() => { if (this.task === task) { this.task = undefined; this.setState('idle') } })
+      .finally(() => { release(); if (this.task === task) { this.task = undefined; this.setState('idle') } })
     this.task = task
   }
 

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js'
 import { selectionSize } from '../config/parse.js'
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { sleep } from '../abort.js'
+import { sleep, withTimeout } from '../abort.js'
 import { buildModel, modelLayout, readWeights, writeWeights } from '../model/architectures.js'
 import { assertSameLayout, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
@@ -188,7 +188,7 @@ export class ParameterServer {
 
   /** A heartbeat on its own stream: gossip alone loses peers whose gossip stream failed to open (seen with 200). */
   private async onStatus (stream: Stream, conn: Connection): Promise<void> {
-    const frame = await framed(stream).read({ signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+    const frame = await withTimeout(this.controller.signal, 10_000, async signal => await framed(stream).read({ signal }))
     const hb = parseHeartbeat(frame.subarray())
     this.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
     await stream.close()
@@ -408,7 +408,7 @@ export class ParameterServer {
       const conn = node.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')
       if (conn == null) continue
       void (async () => {
-        const stream = await conn.newStream(ROUND_PROTOCOL, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(5000)]) })
+        const stream = await withTimeout(this.controller.signal, 5000, async signal => await conn.newStream(ROUND_PROTOCOL, { signal }))
         await framed(stream).write(bytes)
         await stream.close()
       })().catch((err: unknown) => { this.log.debug('round notice not delivered', { client: clientId, reason: errorMessage(err) }) })

@@ -1,0 +1,49 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { childController, withTimeout } from '../../src/abort.js'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+const heapAfterGc = (): number => { gc(); gc(); return process.memoryUsage().heapUsed }
+
+test('a timed operation ends with the parent\'s abort, or with a TimeoutError after its time', async () => {
+  const parent = new AbortController()
+  const pending = withTimeout(parent.signal, 60_000, async signal => await new Promise((_resolve, reject) => {
+    signal.addEventListener('abort', () => { reject(signal.reason) })
+  }))
+  parent.abort(new Error('server stopping'))
+  await pending.then(() => assert.unreachable('resolved'), (err: Error) => { assert.is(err.message, 'server stopping') })
+
+  const t0 = Date.now()
+  await withTimeout(new AbortController().signal, 50, async signal => await new Promise((_resolve, reject) => {
+    signal.addEventListener('abort', () => { reject(signal.reason) })
+  })).then(() => assert.unreachable('resolved'), (err: DOMException) => { assert.is(err.name, 'TimeoutError') })
+  assert.ok(Date.now() - t0 >= 45, 'the timeout fired early')
+})
+
+test('a child controller is aborted at once when its parent already was', () => {
+  const parent = new AbortController()
+  parent.abort(new Error('gone'))
+  assert.ok(childController(parent.signal).controller.signal.aborted)
+})
+
+// The server times every heartbeat (100/s with 200 clients) against its own lifetime signal: whatever each one
+// leaves on that signal is a leak for as long as the server runs.
+test('50,000 timed operations under one long-lived signal leave nothing behind on it', async () => {
+  const lifetime = new AbortController()
+  const run = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await withTimeout(lifetime.signal, 10_000, async signal => signal.aborted)
+  }
+  await run(1000)
+  const before = heapAfterGc()
+  await run(50_000)
+  const grownKb = (heapAfterGc() - before) / 1024
+  assert.ok(grownKb < 512, `heap grew by ${grownKb.toFixed(0)} KiB after 50,000 operations`)
+  let aborted = 0
+  await withTimeout(lifetime.signal, 10_000, async signal => { signal.addEventListener('abort', () => { aborted++ }); lifetime.abort() })
+  assert.is(aborted, 1, 'the parent still reaches an operation in flight')
+})
+
+test.run()
