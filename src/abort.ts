@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { BtpsError } from './errors.js'
 
 /** Sleeps `ms`, rejecting with ABORTED as soon as `signal` fires. */
@@ -33,4 +34,11 @@ export async function withTimeout<T> (parent: AbortSignal, ms: number, fn: (sign
     clearTimeout(timer)
     release()
   }
+}
+
+/** The controller of a peer's whole life: every timed operation in flight (a heartbeat, a notice per client) listens on it. */
+export function lifetimeController (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
 }

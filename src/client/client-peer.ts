@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
 import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { childController, sleep, withTimeout } from '../abort.js'
+import { childController, lifetimeController, sleep, withTimeout } from '../abort.js'
 import { buildModel, readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import { acceptOnlyFrom, createControlNode } from '../net/node.js'
@@ -54,7 +54,7 @@ export class ClientPeer {
   private task?: Task
   private lastRound = 0
   private heartbeat?: NodeJS.Timeout
-  private controller = new AbortController()
+  private controller = lifetimeController()
   private started = false
 
   constructor (components: { log: Logger }, config: Config) {
@@ -66,7 +66,7 @@ export class ClientPeer {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
-    this.controller = new AbortController()
+    this.controller = lifetimeController()
     const { job, client } = this.config
     try {
       if (job.task === 'train') {

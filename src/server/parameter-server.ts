@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js'
 import { selectionSize } from '../config/parse.js'
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { sleep, withTimeout } from '../abort.js'
+import { lifetimeController, sleep, withTimeout } from '../abort.js'
 import { buildModel, modelLayout, readWeights, writeWeights } from '../model/architectures.js'
 import { assertSameLayout, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
@@ -69,7 +69,7 @@ export class ParameterServer {
   private modelBlob?: Uint8Array
   private announcement?: RoundAnnouncement
   private psEgressBytes = 0
-  private controller = new AbortController()
+  private controller = lifetimeController()
   /** The same upload cap for both transfer modes, so they compare fairly. */
   private readonly uploadLimiter?: RateLimiter
   private loop?: Promise<void>
@@ -98,7 +98,7 @@ export class ParameterServer {
   async start (): Promise<void> {
     if (this.state !== 'stopped') return
     const { job, server } = this.config
-    this.controller = new AbortController()
+    this.controller = lifetimeController()
     try {
       if (job.task === 'distribute') {
         // Distribution benchmarks need no tfjs: the model is synthetic and never trained or evaluated.

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { childController, withTimeout } from '../../src/abort.js'
+import { childController, lifetimeController, withTimeout } from '../../src/abort.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -44,6 +44,17 @@ test('50,000 timed operations under one long-lived signal leave nothing behind o
   let aborted = 0
   await withTimeout(lifetime.signal, 10_000, async signal => { signal.addEventListener('abort', () => { aborted++ }); lifetime.abort() })
   assert.is(aborted, 1, 'the parent still reaches an operation in flight')
+})
+
+test('a peer\'s lifetime signal carries a notice to each of 200 clients at once without a leak warning', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.name) }
+  process.on('warning', onWarning)
+  const lifetime = lifetimeController()
+  await Promise.all(Array.from({ length: 200 }, async () => { await withTimeout(lifetime.signal, 10_000, async () => { await new Promise(resolve => setTimeout(resolve, 10)) }) }))
+  await new Promise(resolve => setImmediate(resolve))
+  process.off('warning', onWarning)
+  assert.equal(warnings, [])
 })
 
 test.run()
