@@ -19,8 +19,12 @@ export function lineChart (opts: { title: string, xLabel: string, yLabel: string
   for (let v = 0; v <= yMax; v += step) {
     grid.push(`<line x1="${m.l}" y1="${y(v)}" x2="${W - m.r}" y2="${y(v)}" stroke="#e3e3e3"/><text x="${m.l - 8}" y="${y(v) + 4}" text-anchor="end">${round(v)}</text>`)
   }
-  for (const v of [...new Set(xs)].sort((a, b) => a - b)) {
-    grid.push(`<line x1="${x(v)}" y1="${H - m.b}" x2="${x(v)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x(v)}" y="${H - m.b + 20}" text-anchor="middle">${v}</text>`)
+  // A tick at every x when there are few (clients per point of a sweep); evenly spaced ones for a time series.
+  const distinct = [...new Set(xs)].sort((a, b) => a - b)
+  const xStep = niceStep((xMax - xMin) / 8)
+  const xTicks = distinct.length <= 12 ? distinct : Array.from({ length: Math.floor(xMax / xStep) - Math.ceil(xMin / xStep) + 1 }, (_, i) => (Math.ceil(xMin / xStep) + i) * xStep)
+  for (const v of xTicks) {
+    grid.push(`<line x1="${x(v)}" y1="${H - m.b}" x2="${x(v)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x(v)}" y="${H - m.b + 20}" text-anchor="middle">${distinct.length <= 12 ? v : round(v)}</text>`)
   }
   const lines = opts.series.map((s, i) => {
     const pts = [...s.points].sort((a, b) => a[0] - b[0])

@@ -36,4 +36,12 @@ test('the chart is standalone SVG with one line per series and a legend', () => 
   assert.match(svg, /stroke-dasharray/)
 })
 
+test('a time series of 60 samples gets a few round x labels, not one per sample', () => {
+  const points = Array.from({ length: 61 }, (_, i): [number, number] => [i * 5.0013 + 0.007, 200 + i])
+  const svg = lineChart({ title: 'soak', xLabel: 'seconds', yLabel: 'MB', series: [{ name: 'server', color: '#00f', points }] })
+  const xLabels = [...svg.matchAll(/text-anchor="middle">([\d.]+)<\/text>/g)].map(m => m[1])
+  assert.ok(xLabels.length >= 4 && xLabels.length <= 12, `${xLabels.length} x labels`)
+  assert.ok(xLabels.every(l => /^\d+$/.test(l) && Number(l) % 10 === 0), xLabels.join(' '))
+})
+
 test.run()
