@@ -21,10 +21,10 @@ export function lineChart (opts: { title: string, xLabel: string, yLabel: string
   }
   // A tick at every x when there are few (clients per point of a sweep); evenly spaced ones for a time series.
   const distinct = [...new Set(xs)].sort((a, b) => a - b)
-  const xStep = niceStep((xMax - xMin) / 8)
-  const xTicks = distinct.length <= 12 ? distinct : Array.from({ length: Math.floor(xMax / xStep) - Math.ceil(xMin / xStep) + 1 }, (_, i) => (Math.ceil(xMin / xStep) + i) * xStep)
+  const everyX = distinct.length <= 12
+  const xTicks = everyX ? distinct : evenTicks(xMin, xMax)
   for (const v of xTicks) {
-    grid.push(`<line x1="${x(v)}" y1="${H - m.b}" x2="${x(v)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x(v)}" y="${H - m.b + 20}" text-anchor="middle">${distinct.length <= 12 ? v : round(v)}</text>`)
+    grid.push(`<line x1="${x(v)}" y1="${H - m.b}" x2="${x(v)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x(v)}" y="${H - m.b + 20}" text-anchor="middle">${everyX ? v : round(v)}</text>`)
   }
   const lines = opts.series.map((s, i) => {
     const pts = [...s.points].sort((a, b) => a[0] - b[0])
@@ -44,6 +44,14 @@ ${grid.join('\n')}
 ${lines.join('\n')}
 </svg>
 `
+}
+
+/** Multiples of a round step inside [min, max], about 8 of them. */
+function evenTicks (min: number, max: number): number[] {
+  const step = niceStep((max - min) / 8)
+  const ticks: number[] = []
+  for (let v = Math.ceil(min / step) * step; v <= max; v += step) ticks.push(v)
+  return ticks
 }
 
 function niceStep (raw: number): number {

@@ -55,6 +55,15 @@ export class ClientRegistry {
 
   get (clientId: string): ClientEntry | undefined { return this.clients.get(clientId) }
 
+  /** Why `clientId` may not send an update from `peerId` (not logged in from there, or excluded); undefined when it may. */
+  updateRefusal (clientId: string, peerId: string): string | undefined {
+    const c = this.clients.get(clientId)
+    if (c?.peerId !== peerId) return `${clientId} is not logged in from this peer`
+    // Exclusion also holds inside the round that caused it: no retry after the last straw.
+    if (c.excluded) return `${clientId} is excluded after ${c.rejected} invalid updates`
+    return undefined
+  }
+
   /** Counts an invalid update; at `limit` (0: never) the client is excluded. Returns true when this excluded it. */
   rejectedUpdate (clientId: string, limit: number): boolean {
     const c = this.clients.get(clientId)

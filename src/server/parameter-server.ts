@@ -227,12 +227,7 @@ export class ParameterServer {
     const lp = framed(stream)
     const header = parseUpdateHeader(await readJson(lp, 'update', this.controller.signal))
     const intake = this.intake
-    const entry = this.registry.get(header.clientId)
-    const peerOk = entry?.peerId === conn.remotePeer.toString()
-    // Exclusion also holds inside the round that caused it: no retry after the last straw.
-    const refusal = intake == null
-      ? 'no round is open'
-      : !peerOk ? `${header.clientId} is not logged in from this peer` : entry?.excluded === true ? `${header.clientId} is excluded after ${entry.rejected} invalid updates` : intake.refusal(header)
+    const refusal = intake == null ? 'no round is open' : this.registry.updateRefusal(header.clientId, conn.remotePeer.toString()) ?? intake.refusal(header)
     if (intake == null || refusal !== undefined) {
       this.log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
       await writeJson(lp, { accepted: false, reason: refusal })

@@ -93,6 +93,12 @@ export async function startCluster (opts: { clients: number, jobClients?: number
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+/** Starts a hostile peer (`test/faults/<script>`) with the cluster's job key and server address; its log joins the cluster's. */
+export function startFaultPeer (cluster: Cluster, name: string, script: string, args: string[]): RoleProcess {
+  return startRole(name, ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, ...args], join(cluster.dir, `${name}.log`),
+    { script: join(process.cwd(), 'test', 'faults', script), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
+}
+
 export async function until<T> (what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {

@@ -2,14 +2,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startRole, stopRole } from '../../src/cli/child-process.js'
-import { startCluster, until } from '../e2e/cluster.js'
+import { stopRole } from '../../src/cli/child-process.js'
+import { startCluster, startFaultPeer, until } from '../e2e/cluster.js'
 
 test('a peer serving corrupt pieces: they fail verification, are fetched elsewhere, it is banned; every client holds the exact model', async () => {
   // The server's upload is capped so clients want pieces from other peers, the rogue among them.
   const [cluster, close] = await startCluster({ clients: 3, jobFlags: ['--job', 'rogue', '--job.task', 'distribute', '--job.model_mb', '4', '--k', '3', '--round-timeout', '60', '--server.upload_limit_mbit', '16'] })
-  const rogue = startRole('rogue', ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, '--tracker', cluster.trackerUdp, '--job', 'rogue'], join(cluster.dir, 'rogue.log'),
-    { script: join(process.cwd(), 'test', 'faults', 'rogue-peer.ts'), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
+  const rogue = startFaultPeer(cluster, 'rogue', 'rogue-peer.ts', ['--tracker', cluster.trackerUdp, '--job', 'rogue'])
   let failed = true
   try {
     await rogue.ready

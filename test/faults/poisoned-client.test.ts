@@ -2,8 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startRole, stopRole } from '../../src/cli/child-process.js'
-import { startCluster, until } from '../e2e/cluster.js'
+import { stopRole } from '../../src/cli/child-process.js'
+import { startCluster, startFaultPeer, until } from '../e2e/cluster.js'
 
 const EXPECTED: Record<string, RegExp> = {
   shape: /update\.tensors\[0\]\.shape: \[\d+\], expected \[\d+,\d+\]/,
@@ -19,8 +19,7 @@ const EXPECTED: Record<string, RegExp> = {
 test('poisoned updates (shape, dtype, names, NaN, Inf, norm) are rejected with reasons and never aggregated; the sender is excluded', async () => {
   // The rogue takes one of 3 partitions; K=2 honest updates carry each round.
   const [cluster, close] = await startCluster({ clients: 2, jobClients: 3, jobFlags: ['--job', 'poison', '--k', '2', '--over-commitment', '1.5', '--local-epochs', '2', '--round-timeout', '60', '--server.max_rejected_updates', '6', '--server.selection_wait_s', '2'] })
-  const rogue = startRole('poisoner', ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, '--job', 'poison', '--id', 'poisoner'], join(cluster.dir, 'poisoner.log'),
-    { script: join(process.cwd(), 'test', 'faults', 'poisoned-client.ts'), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
+  const rogue = startFaultPeer(cluster, 'poisoner', 'poisoned-client.ts', ['--job', 'poison', '--id', 'poisoner'])
   let failed = true
   try {
     await rogue.ready

@@ -18,6 +18,18 @@ test('a client with repeated invalid updates is excluded from selection, also af
   assert.is(r.get('bad')?.rejected, 3)
 })
 
+test('updates are taken only from the peer a client logged in from, and never once it is excluded', () => {
+  const r = new ClientRegistry({ partitions: 2, staleMs: 10_000 })
+  r.login('a', 'p1', 'wasm')
+  assert.is(r.updateRefusal('a', 'p1'), undefined)
+  assert.is(r.updateRefusal('a', 'p9'), 'a is not logged in from this peer')
+  assert.is(r.updateRefusal('nobody', 'p1'), 'nobody is not logged in from this peer')
+  r.rejectedUpdate('a', 2)
+  assert.is(r.updateRefusal('a', 'p1'), undefined, 'one invalid update is not yet exclusion')
+  r.rejectedUpdate('a', 2)
+  assert.is(r.updateRefusal('a', 'p1'), 'a is excluded after 2 invalid updates')
+})
+
 test('limit 0 never excludes; dead clients are not eligible until they log in again', () => {
   const r = new ClientRegistry({ partitions: 2, staleMs: 10_000 })
   r.login('a', 'p1', 'wasm')
