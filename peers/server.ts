@@ -26,7 +26,9 @@ export async function main (config: Config, log: Logger, opts: { autoRounds?: nu
   }
   const adminUrl = `http://${config.server.adminHost}:${admin.port}`
   log.info('admin api listening', { url: adminUrl, tokenFile })
-  announceReady({ role: 'server', peerId: server.peerId, addrs: server.multiaddrs, admin: adminUrl, adminTokenFile: tokenFile, runDir: server.runDir, backend: server.backend?.name })
+  // Rounds are queued and signals handled before the ready line: a parent may query or stop the role as soon as it reads it.
   if (opts.autoRounds != null && opts.autoRounds > 0) server.requestRounds(opts.autoRounds)
-  await runUntilSignal(log, async () => { await admin.stop(); await server.stop() })
+  const stopping = runUntilSignal(log, async () => { await admin.stop(); await server.stop() })
+  announceReady({ role: 'server', peerId: server.peerId, addrs: server.multiaddrs, admin: adminUrl, adminTokenFile: tokenFile, runDir: server.runDir, backend: server.backend?.name })
+  await stopping
 }

@@ -11,7 +11,6 @@ export async function main (config: Config, log: Logger): Promise<void> {
   await tracker.start()
   const urls = tracker.announceUrls
   log.info('tracker listening', { http: urls.http, udp: urls.udp, stats: urls.http.replace('/announce', '/stats'), intervalS: config.tracker.announceIntervalS, serves: psk != null ? 'torrents the job registers' : 'any torrent (no job.psk_file)' })
-  announceReady({ role: 'tracker', port: tracker.port, http: urls.http, udp: urls.udp })
   let last = { at: Date.now(), announces: 0 }
   const load = setInterval(() => {
     const now = Date.now()
@@ -19,9 +18,12 @@ export async function main (config: Config, log: Logger): Promise<void> {
     log.info('tracker load', { announces: tracker.announces, perS: ((tracker.announces - last.announces) * 1000 / (now - last.at)).toFixed(1), swarms: tracker.swarms, registered: tracker.registeredTorrents, refused: tracker.refused })
     last = { at: now, announces: tracker.announces }
   }, config.tracker.loadLogS * 1000)
-  await runUntilSignal(log, async () => {
+  // Signals are handled before the ready line: a parent may stop the role as soon as it reads it.
+  const stopping = runUntilSignal(log, async () => {
     clearInterval(load)
     log.info('tracker load', { announces: tracker.announces, swarms: tracker.swarms, registered: tracker.registeredTorrents, refused: tracker.refused })
     await tracker.stop()
   })
+  announceReady({ role: 'tracker', port: tracker.port, http: urls.http, udp: urls.udp })
+  await stopping
 }

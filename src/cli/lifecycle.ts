@@ -21,13 +21,16 @@ function touchHealthFile (): void {
   }
 }
 
-/** Prints the machine-readable line a launcher (or a person) waits for: `{"event":"ready",...}` on stdout. */
+/**
+ * Prints the machine-readable line a launcher (or a person) waits for: `{"event":"ready",...}` on stdout. The health
+ * file is written first: a parent that sees the line may look for the file at once.
+ */
 export function announceReady (fields: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ event: 'ready', ...fields }) + '\n')
   if (health != null && health.timer == null) {
     touchHealthFile()
     if (health != null) health.timer = setInterval(touchHealthFile, HEALTH_TOUCH_MS).unref()
   }
+  process.stdout.write(JSON.stringify({ event: 'ready', ...fields }) + '\n')
 }
 
 /** SIGINT/SIGTERM → stop the service (children in reverse order) → exit 0; docker stop relies on this. */

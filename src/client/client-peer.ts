@@ -260,8 +260,8 @@ export class ClientPeer {
     await writeJson(lp, { jobId: ann.jobId, round: ann.round, clientId: this.clientId, report: this.report(got, swarm, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
     const ack = parseUpdateAck(await readJson(lp, 'receipt ack', signal))
     await stream.close().catch(() => {})
-    this.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
     this.setState('idle')
+    this.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
     await sleep(Math.max(0, ann.deadline - Date.now()), signal).catch(() => {})
   }
 

@@ -30,15 +30,15 @@ await writeJson(login, { clientId, backend: 'cpu' })
 const res = parseLoginResponse(await readJson(login, 'login response'))
 if (!res.ok) { process.stderr.write(`login refused: ${res.reason}\n`); process.exit(1) }
 
-// Heartbeats keep it eligible for selection like any live client.
-const beat = (): void => {
-  void (async () => {
+// Heartbeats keep it eligible for selection like any live client; the first is delivered before it says it is ready.
+const beat = async (): Promise<void> => {
+  await (async () => {
     const s = framed(await node.dialProtocol(server.remotePeer, STATUS_PROTOCOL))
     await s.write(encodeMessage({ type: 'heartbeat', clientId, state: 'idle', round: 0 }))
   })().catch(() => {})
 }
-beat()
-setInterval(beat, 2000).unref()
+const firstBeat = beat()
+setInterval(() => { void beat() }, 2000).unref()
 
 /** The global model broken one way each, then unharmed. */
 function variants (global: NamedTensor[]): Array<[string, NamedTensor[]]> {
@@ -85,6 +85,8 @@ node.services.pubsub.addEventListener('message', (evt) => {
   seen.add(m.round)
   poison(m).catch((err: unknown) => { process.stderr.write(`round ${m.round}: ${String(err)}\n`); process.exit(1) })
 })
+// SIGTERM is handled before the ready line: a parent may stop it as soon as it reads the line.
+process.once('SIGTERM', () => { void Promise.resolve(node.stop()).finally(() => process.exit(0)) })
+await firstBeat
 while (!node.services.pubsub.getSubscribers(topic).some(p => p.equals(server.remotePeer))) await new Promise(resolve => setTimeout(resolve, 100))
 say({ event: 'ready', peerId: node.peerId.toString(), partition: res.partition })
-process.once('SIGTERM', () => { void Promise.resolve(node.stop()).finally(() => process.exit(0)) })
