@@ -1,13 +1,15 @@
+/**
+ * The client role's entry point. `bt-ps client` runs the same composition (src/roles/client.ts); this file also
+ * runs on its own: `node --import tsx peers/client.ts [bt-ps client flags]`. Nothing under src/ imports it.
+ */
 import type { Config } from '../src/config/schema.js'
 import type { Logger } from '../src/logger.js'
-import { ClientPeer } from '../src/client/client-peer.js'
-import { announceReady, runUntilSignal } from '../src/cli/lifecycle.js'
+import { runClient } from '../src/roles/client.js'
+import { isEntryPoint } from '../src/cli/entry-point.js'
+import { main as cli } from '../src/cli/main.js'
 
-/** `bt-ps client`: one client peer. */
 export async function main (config: Config, log: Logger): Promise<void> {
-  const client = new ClientPeer({ log: log.child({ component: 'client', client: config.client.id !== '' ? config.client.id : undefined }) }, config)
-  const stopping = runUntilSignal(log, async () => { await client.stop() })
-  await client.start()
-  announceReady({ role: 'client', clientId: client.clientId, peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name })
-  await stopping
+  await runClient(config, log)
 }
+
+if (isEntryPoint(import.meta.url)) process.exitCode = await cli(['client', ...process.argv.slice(2)])

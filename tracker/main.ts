@@ -1,29 +1,15 @@
+/**
+ * The tracker role's entry point. `bt-ps tracker` runs the same composition (src/roles/tracker.ts); this file also
+ * runs on its own: `node --import tsx tracker/main.ts [bt-ps tracker flags]`. Nothing under src/ imports it.
+ */
 import type { Config } from '../src/config/schema.js'
 import type { Logger } from '../src/logger.js'
-import { TrackerService } from '../src/tracker/tracker-service.js'
-import { announceReady, runUntilSignal } from '../src/cli/lifecycle.js'
-import { loadPsk } from '../src/net/psk.js'
+import { runTracker } from '../src/roles/tracker.js'
+import { isEntryPoint } from '../src/cli/entry-point.js'
+import { main as cli } from '../src/cli/main.js'
 
-/** `bt-ps tracker`: the BitTorrent tracker alone. */
 export async function main (config: Config, log: Logger): Promise<void> {
-  const psk = config.job.pskFile !== '' ? loadPsk(config.job.pskFile, { create: false }) : undefined
-  const tracker = new TrackerService({ ...config.tracker, log, psk })
-  await tracker.start()
-  const urls = tracker.announceUrls
-  log.info('tracker listening', { http: urls.http, udp: urls.udp, stats: urls.http.replace('/announce', '/stats'), intervalS: config.tracker.announceIntervalS, serves: psk != null ? 'torrents the job registers' : 'any torrent (no job.psk_file)' })
-  let last = { at: Date.now(), announces: 0 }
-  const load = setInterval(() => {
-    const now = Date.now()
-    if (tracker.announces === last.announces) return
-    log.info('tracker load', { announces: tracker.announces, perS: ((tracker.announces - last.announces) * 1000 / (now - last.at)).toFixed(1), swarms: tracker.swarms, registered: tracker.registeredTorrents, refused: tracker.refused })
-    last = { at: now, announces: tracker.announces }
-  }, config.tracker.loadLogS * 1000)
-  // Signals are handled before the ready line: a parent may stop the role as soon as it reads it.
-  const stopping = runUntilSignal(log, async () => {
-    clearInterval(load)
-    log.info('tracker load', { announces: tracker.announces, swarms: tracker.swarms, registered: tracker.registeredTorrents, refused: tracker.refused })
-    await tracker.stop()
-  })
-  announceReady({ role: 'tracker', port: tracker.port, http: urls.http, udp: urls.udp })
-  await stopping
+  await runTracker(config, log)
 }
+
+if (isEntryPoint(import.meta.url)) process.exitCode = await cli(['tracker', ...process.argv.slice(2)])

@@ -30,13 +30,14 @@ async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedAr
   useHealthFile(config.log.healthFile)
   // A long-running peer outlives a bad remote or a library's stray rejection: log it, keep serving.
   process.on('unhandledRejection', (reason) => { log.error('unhandled rejection', { reason: errorMessage(reason) }) })
-  if (command === 'tracker') await (await import('../../tracker/main.js')).main(config, log)
+  // Loaded on demand: `bt-ps round` and `status` need neither libp2p nor tfjs.
+  if (command === 'tracker') await (await import('../roles/tracker.js')).runTracker(config, log)
   else if (command === 'server') {
     const start = rest.get('start-rounds')
     const autoRounds = typeof start === 'string' ? Number(start) : undefined
     if (autoRounds !== undefined && !(Number.isInteger(autoRounds) && autoRounds >= 0)) throw new InvalidInputError('USAGE', '--start-rounds', `expected a whole number, got ${JSON.stringify(start)}`)
-    await (await import('../../peers/server.js')).main(config, log, { autoRounds })
-  } else await (await import('../../peers/client.js')).main(config, log)
+    await (await import('../roles/server.js')).runServer(config, log, { autoRounds })
+  } else await (await import('../roles/client.js')).runClient(config, log)
   return 0
 }
 
