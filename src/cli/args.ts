@@ -34,6 +34,7 @@ export const JOB_FLAGS: Record<string, string> = {
   k: 'job.clients_per_round',
   'over-commitment': 'job.over_commitment',
   transfer: 'job.transfer',
+  upload: 'job.upload',
   aggregation: 'job.aggregation',
   mu: 'job.mu',
   'local-epochs': 'job.local_epochs',

@@ -16,7 +16,7 @@ flags override both; any field can be set as --section.key VALUE (e.g. --job.loc
 Run bt-ps <command> --help for its flags.
 `
 
-const JOB = `  --model mlp|cnn  --hidden-units N  --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps
+const JOB = `  --model mlp|cnn  --hidden-units N  --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps  --upload direct|swarm
   --aggregation fedavg|fedprox  --mu X  --local-epochs N  --batch-size N  --lr X
   --test-interval N  --round-timeout S  --partition iid|dirichlet  --alpha X  --seed N
   --config FILE  --log-level debug|info|warn|error`

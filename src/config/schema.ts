@@ -11,6 +11,7 @@ export type FieldSpec =
 export const MODELS = ['mlp', 'cnn'] as const
 export const TASKS = ['train', 'distribute'] as const
 export const TRANSFERS = ['bt', 'ps'] as const
+export const UPLOADS = ['direct', 'swarm'] as const
 export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
 export const PARTITIONS = ['iid', 'dirichlet'] as const
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const
@@ -34,6 +35,9 @@ export const SCHEMA = {
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
     over_commitment: { type: 'number', default: 1.0, min: 1, max: 10, help: 'select ceil(K * this) clients per round' },
     transfer: { type: 'enum', default: 'bt', values: TRANSFERS, help: 'model distribution: bt (swarm) or ps (direct streams)' },
+    upload: { type: 'enum', default: 'direct', values: UPLOADS, help: 'updates: direct (each client streams its update to the server) or swarm (reduce-scatter among the round\'s clients, then one gather at the server)' },
+    synthetic_update: { type: 'enum', default: 'no', values: ['no', 'yes'], help: 'task: distribute: after holding the model, wait compute_s and send a synthetic update of the model\'s size (whole-round benchmarks)' },
+    compute_s: { type: 'number', default: 0, min: 0, max: 86400, help: 'task: distribute with synthetic_update: seconds a client "trains" before it sends its update' },
     aggregation: { type: 'enum', default: 'fedavg', values: AGGREGATIONS, help: 'fedavg, or fedprox (proximal term mu)' },
     mu: { type: 'number', default: 0.01, min: 0, max: 100, help: 'FedProx proximal coefficient' },
     local_epochs: { type: 'int', default: 1, min: 1, max: 1000, help: 'local epochs per round' },
@@ -63,6 +67,8 @@ export const SCHEMA = {
     checkpoint_dir: { type: 'string', default: 'checkpoints', help: 'global model checkpoint after every round' },
     max_update_norm_ratio: { type: 'number', default: 10, min: 0, max: 1e6, help: 'reject an update that moves the model by more than this times its norm (0: no bound)' },
     max_rejected_updates: { type: 'int', default: 3, min: 0, max: 1e6, help: 'exclude a client after this many invalid updates (0: never)' },
+    upload_stall_s: { type: 'number', default: 10, min: 0.5, max: 3600, help: 'an update or shard whose bytes stop coming for this long is given up (the round goes on without it)' },
+    min_upload_kbps: { type: 'number', default: 8, min: 0, max: 1e7, help: 'an update or shard arriving slower than this on average (kB/s, after upload_stall_s) is given up; 0: no minimum' },
     selection_wait_s: { type: 'number', default: 10, min: 0, max: 3600, help: 'with at least K clients online but fewer than a full selection, start the round after this long' },
     resume: { type: 'enum', default: 'yes', values: ['yes', 'no'], help: 'yes: a (re)started server continues from its checkpoint; no: the job starts afresh and replaces it' },
     admin_token_file: { type: 'string', default: '', help: 'bearer token of the admin API, created (mode 0600) if missing (empty: <checkpoint_dir>/<job>/admin-token)' },

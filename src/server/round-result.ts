@@ -2,6 +2,8 @@
 export interface RoundResult {
   round: number
   transfer: 'bt' | 'ps'
+  /** How updates came back: each straight to the server, or reduced among the clients (`job.upload`). */
+  upload?: 'direct' | 'swarm'
   selected: string[]
   accepted: string[]
   /** `distributed`: a distribution-only round (task: distribute). */
@@ -18,6 +20,10 @@ export interface RoundResult {
   serverEgressBytes: number
   /** Update bytes the server received this round. */
   serverIngressBytes: number
+  /** Upload phase: the first update (or contribution) reaching the server until the aggregate was complete. */
+  uploadS?: number
+  /** Contributors dropped after the commit (missing or invalid shards), and why. */
+  dropped?: string[]
   /** Share of model bytes clients got from other clients rather than from the server. */
   peerShare: number
   /** Model bytes clients got from other clients. */

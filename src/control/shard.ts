@@ -1,0 +1,91 @@
+import { InvalidInputError } from '../errors.js'
+import { withTimeout } from '../abort.js'
+import { readJson, writeBytes, writeJson } from '../net/frames.js'
+import type { FramedStream } from '../net/frames.js'
+import { id, int, record, str } from '../net/validate.js'
+
+/**
+ * `/bt-ps/shard/1.0.0`: a contributor sends shard s of its update to the shard's owner (peer to peer), and
+ * `/bt-ps/shard-fetch/1.0.0`: the server fetches shard s straight from a contributor when the owner failed.
+ * Both carry raw little-endian float32 values in data frames after a JSON header; the shard's extent follows from
+ * the round (model size and the number of shards), so the header names only which shard it is.
+ */
+export const SHARD_PROTOCOL = '/bt-ps/shard/1.0.0'
+export const SHARD_FETCH_PROTOCOL = '/bt-ps/shard-fetch/1.0.0'
+
+export interface ShardHeader { jobId: string, round: number, clientId: string, shard: number, elements: number }
+export interface ShardFetchRequest { jobId: string, round: number, shard: number }
+export type ShardFetchResponse = { ok: true, elements: number } | { ok: false, reason: string }
+export interface ShardAck { accepted: boolean, reason?: string }
+
+const MAX_ELEMENTS = 2 ** 31
+
+export function parseShardHeader (v: unknown): ShardHeader {
+  const m = record(v, 'shard', ['jobId', 'round', 'clientId', 'shard', 'elements'])
+  return { jobId: id(m.jobId, 'shard.jobId'), round: int(m.round, 'shard.round'), clientId: id(m.clientId, 'shard.clientId'), shard: int(m.shard, 'shard.shard', 0, 1e6), elements: int(m.elements, 'shard.elements', 0, MAX_ELEMENTS) }
+}
+
+export function parseShardFetchRequest (v: unknown): ShardFetchRequest {
+  const m = record(v, 'shard fetch', ['jobId', 'round', 'shard'])
+  return { jobId: id(m.jobId, 'shardFetch.jobId'), round: int(m.round, 'shardFetch.round'), shard: int(m.shard, 'shardFetch.shard', 0, 1e6) }
+}
+
+export function parseShardFetchResponse (v: unknown): ShardFetchResponse {
+  const m = record(v, 'shard fetch response', ['ok', 'elements', 'reason'])
+  if (m.ok === true) return { ok: true, elements: int(m.elements, 'elements', 0, MAX_ELEMENTS) }
+  return { ok: false, reason: str(m.reason, 'reason', 1024) }
+}
+
+export function parseShardAck (v: unknown): ShardAck {
+  const m = record(v, 'shard ack', ['accepted', 'reason'])
+  if (typeof m.accepted !== 'boolean') throw new InvalidInputError('MESSAGE_INVALID', 'accepted', 'expected a boolean')
+  return { accepted: m.accepted, reason: m.reason === undefined ? undefined : str(m.reason, 'reason', 1024) }
+}
+
+const bytesOf = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+
+/** Contributor side: the header, the values, then the owner's answer (which may come early, as a refusal). */
+export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, signal?: AbortSignal): Promise<ShardAck> {
+  await writeJson(lp, header, signal)
+  const ack = lp.read({ signal }).then(frame => parseShardAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
+  await Promise.race([writeBytes(lp, bytesOf(values), signal), ack.then(() => {})])
+  return await ack
+}
+
+/** Server side of a fetch: asks for shard `shard` and reads its values into `into` (exactly its length). */
+export async function fetchShard (lp: FramedStream, req: ShardFetchRequest, into: Float32Array, opts: { signal?: AbortSignal, idleMs: number, onValues?: (values: Float32Array) => void }): Promise<void> {
+  await writeJson(lp, req, opts.signal)
+  const res = parseShardFetchResponse(await readJson(lp, 'shard fetch response', opts.signal))
+  if (!res.ok) throw new InvalidInputError('SHARD_UNAVAILABLE', 'shard fetch', res.reason)
+  if (res.elements !== into.length) throw new InvalidInputError('SHARD_INVALID', 'shard fetch.elements', `${res.elements}, expected ${into.length}`)
+  await readValuesInto(lp, into, { ...opts, field: 'shard' })
+}
+
+/** Contributor side of a fetch: answers with the values, or says why not. */
+export async function answerShardFetch (lp: FramedStream, values: Float32Array | string, signal?: AbortSignal): Promise<void> {
+  if (typeof values === 'string') { await writeJson(lp, { ok: false, reason: values }, signal); return }
+  await writeJson(lp, { ok: true, elements: values.length }, signal)
+  await writeBytes(lp, bytesOf(values), signal)
+}
+
+/**
+ * Reads data frames into `into` until the empty end frame, calling `onValues` with each run of whole values as it
+ * lands (so a reader can verify, reduce or forward while the rest streams). A frame may end mid-value; no more
+ * than `into` holds is accepted, and fewer is an error unless `partial` (then the count read is returned). Every
+ * frame must arrive within `idleMs` of the last.
+ */
+export async function readValuesInto (lp: FramedStream, into: Float32Array, opts: { signal?: AbortSignal, idleMs: number, field: string, partial?: boolean, onValues?: (values: Float32Array) => void }): Promise<number> {
+  const target = bytesOf(into)
+  let length = 0
+  let done = 0
+  for (;;) {
+    const frame = await withTimeout(opts.signal ?? new AbortController().signal, opts.idleMs, async signal => await lp.read({ signal }))
+    if (frame.byteLength === 0) break
+    if (length + frame.byteLength > target.byteLength) throw new InvalidInputError('SHARD_INVALID', opts.field, `exceeds ${target.byteLength} bytes`)
+    for (const chunk of frame) { target.set(chunk, length); length += chunk.byteLength }
+    const whole = Math.floor(length / 4)
+    if (whole > done) { opts.onValues?.(into.subarray(done, whole)); done = whole }
+  }
+  if (length !== target.byteLength && opts.partial !== true) throw new InvalidInputError('SHARD_INVALID', opts.field, `has ${length} bytes, expected ${target.byteLength}`)
+  return done
+}

@@ -1,0 +1,150 @@
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { withTimeout } from '../abort.js'
+import { shardChecks, shardRanges } from '../aggregation/shards.js'
+import type { ShardRange } from '../aggregation/shards.js'
+import { CONTRIBUTION_PROTOCOL, sendContribution } from '../control/contribution.js'
+import type { Contribution } from '../control/contribution.js'
+import { REDUCE_PROTOCOL, parseReduceRequest } from '../control/reduce.js'
+import { SHARD_FETCH_PROTOCOL, SHARD_PROTOCOL, answerShardFetch, parseShardFetchRequest, parseShardHeader, sendShard } from '../control/shard.js'
+import { framed, readJson, writeJson } from '../net/frames.js'
+import type { ControlNode } from '../net/node.js'
+import type { UpdateAck } from '../net/messages.js'
+import type { RoundPeer } from './round-peers.js'
+import { ShardOwner } from './shard-owner.js'
+
+interface Session {
+  owner?: ShardOwner
+  ranges: ShardRange[]
+  /** this client's own update, flat, kept until the round is over so the server can fetch a shard of it */
+  update?: Float32Array
+}
+
+/**
+ * A client's part in `job.upload: swarm`: owns one shard of each round it is selected for (keeps what the other
+ * contributors send of it, reduces it on the server's request), and sends its own update as shards to their owners.
+ * One round at a time: a newer announcement drops the older round's shards.
+ */
+export class UploadPeer {
+  private readonly log: Logger
+  private readonly node: ControlNode
+  private readonly clientId: string
+  private readonly server: () => PeerId | undefined
+  private readonly signal: AbortSignal
+  private readonly idleMs: number
+  private session?: Session & { round: number }
+
+  constructor (components: { log: Logger, node: ControlNode, signal: AbortSignal }, init: { clientId: string, server: () => PeerId | undefined, idleMs: number }) {
+    this.log = components.log
+    this.node = components.node
+    this.signal = components.signal
+    this.clientId = init.clientId
+    this.server = init.server
+    this.idleMs = init.idleMs
+  }
+
+  async start (): Promise<void> {
+    const guard = (name: string, fn: (stream: Stream, conn: Connection) => Promise<void>) => async (stream: Stream, conn: Connection): Promise<void> => {
+      try {
+        await fn(stream, conn)
+        await stream.close()
+      } catch (err) {
+        this.log.warn(`${name}: dropped stream`, { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    }
+    await this.node.handle(SHARD_PROTOCOL, guard('shard', async (s, c) => { await this.onShard(s, c) }), { maxInboundStreams: 1024 })
+    await this.node.handle(REDUCE_PROTOCOL, guard('reduce', async (s, c) => { await this.onReduce(s, c) }))
+    await this.node.handle(SHARD_FETCH_PROTOCOL, guard('shard fetch', async (s, c) => { await this.onFetch(s, c) }), { maxInboundStreams: 256 })
+  }
+
+  /** A round selected this client: from now on it takes shards of the shard it owns. */
+  begin (round: { jobId: string, round: number, elements: number, peers: readonly RoundPeer[] }): void {
+    this.drop()
+    const ranges = shardRanges(round.elements, round.peers.length)
+    const mine = round.peers.findIndex(p => p.clientId === this.clientId)
+    const senders = new Map(round.peers.map(p => [p.clientId, p.peerId]))
+    const owner = mine >= 0 ? new ShardOwner({ jobId: round.jobId, round: round.round, shard: mine, range: ranges[mine], senders }) : undefined
+    this.session = { round: round.round, ranges, owner }
+  }
+
+  /** This peer now holds the round's model (flat), so its shard's checks can be made. */
+  hold (round: number, global: Float32Array, locate: (flatIndex: number) => string): void {
+    const s = this.session
+    if (s?.round !== round || s.owner == null) return
+    s.owner.hold(global.slice(s.owner.range.start, s.owner.range.end), locate)
+  }
+
+  /**
+   * Declares the update to the server; when it is admitted, sends each shard to its owner (all at once). A shard
+   * that cannot be delivered is left to the server, which fetches it from here while the round lasts.
+   */
+  async contribute (round: { jobId: string, round: number, peers: readonly RoundPeer[] }, update: Float32Array, global: Float32Array, declared: Omit<Contribution, 'shards'>, signal: AbortSignal): Promise<UpdateAck> {
+    const s = this.session
+    if (s?.round !== round.round) return { accepted: false, reason: `round ${round.round} is no longer open here` }
+    s.update = update
+    const server = this.server()
+    if (server == null) return { accepted: false, reason: 'not logged in' }
+    const lp = framed(await this.node.dialProtocol(server, CONTRIBUTION_PROTOCOL, { signal }))
+    const ack = await sendContribution(lp, { ...declared, shards: shardChecks(update, global, s.ranges) }, signal)
+    await lp.unwrap().close().catch(() => {})
+    if (!ack.accepted) return ack
+    const t0 = performance.now()
+    const sent = await Promise.allSettled(round.peers.map(async (owner, shard) => {
+      const values = update.subarray(s.ranges[shard].start, s.ranges[shard].end)
+      if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
+      const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(multiaddr(owner.addr), SHARD_PROTOCOL, { signal: sig }))
+      const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, signal)
+      await stream.close().catch(() => {})
+      if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
+    }))
+    const failed = sent.flatMap((r, shard) => r.status === 'rejected' ? [`${shard} (${round.peers[shard].clientId}): ${errorMessage(r.reason)}`] : [])
+    if (failed.length > 0) this.log.warn('shards not delivered; the server can fetch them from here', { round: round.round, shards: failed.join('; ') })
+    this.log.info('shards sent', { round: round.round, owners: round.peers.length - failed.length, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
+    return ack
+  }
+
+  private async onShard (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const header = parseShardHeader(await withTimeout(this.signal, this.idleMs, async signal => await readJson(lp, 'shard', signal)))
+    const owner = this.session?.owner
+    const ack = owner == null ? { accepted: false, reason: `no shard of round ${header.round} is kept here` } : await owner.receive(lp, header, conn.remotePeer.toString(), { signal: this.signal, idleMs: this.idleMs })
+    if (!ack.accepted) this.log.warn('shard refused', { round: header.round, from: header.clientId, shard: header.shard, reason: ack.reason })
+    await writeJson(lp, ack, this.signal)
+  }
+
+  /** Only the server may ask for a reduce or a fetch. */
+  private fromServer (conn: Connection): boolean {
+    return this.server()?.equals(conn.remotePeer) === true
+  }
+
+  private async onReduce (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const req = parseReduceRequest(await withTimeout(this.signal, this.idleMs, async signal => await readJson(lp, 'reduce', signal)))
+    const owner = this.session?.owner
+    if (!this.fromServer(conn) || owner == null) {
+      await writeJson(lp, { ok: false, missing: req.contributors.map(c => c.clientId), invalid: [] }, this.signal)
+      return
+    }
+    await owner.reduce(lp, req, this.signal)
+  }
+
+  private async onFetch (stream: Stream, conn: Connection): Promise<void> {
+    const lp = framed(stream)
+    const req = parseShardFetchRequest(await withTimeout(this.signal, this.idleMs, async signal => await readJson(lp, 'shard fetch', signal)))
+    const s = this.session
+    const range = s?.ranges[req.shard]
+    const answer = !this.fromServer(conn)
+      ? 'only the server may fetch shards'
+      : s?.round !== req.round || s.update == null || range == null ? `no update of round ${req.round} is kept here` : s.update.subarray(range.start, range.end)
+    await answerShardFetch(lp, answer, this.signal)
+  }
+
+  /** Forgets the current round's shards and update. */
+  drop (): void {
+    this.session?.owner?.drop()
+    this.session = undefined
+  }
+}
