@@ -9,23 +9,21 @@
  *
  * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
-import { EmulatedNetwork, namespacesUnavailable } from '../src/bench/netns.js'
-import type { EmulatedHost } from '../src/bench/netns.js'
+import { namespacesUnavailable } from '../src/bench/netns.js'
+import type { EmulatedNetwork } from '../src/bench/netns.js'
 import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
-import { coreCount, cpuVerdict, machineCpu, processCpuSeconds } from '../src/bench/cpu.js'
+import { coreCount } from '../src/bench/cpu.js'
+import { BenchSession, measured, median } from '../src/bench/emulated-job.js'
+import type { ClusterHosts } from '../src/bench/emulated-job.js'
+import { timestampedName, writeResultFiles } from '../src/bench/result-files.js'
 import { lineChart } from '../src/bench/svg-chart.js'
-import { startRole, stopRole, BT_PS_BIN } from '../src/cli/child-process.js'
-import type { RoleProcess } from '../src/cli/child-process.js'
+import { startRole, stopRole } from '../src/cli/child-process.js'
 import { renderTable } from '../src/cli/table.js'
 import { serializeModel } from '../src/model/serialize.js'
 import { syntheticModel } from '../src/model/synthetic.js'
-import type { RoundResult } from '../src/server/round-result.js'
 
 type Mode = 'bt' | 'ps' | 'http'
 interface RoundMeasure { completionS: number[], serverEgressBytes: number, peerBytes: number, modelBytes: number, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpuLimited: boolean, cpuNote: string }
@@ -69,92 +67,32 @@ for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) fail(`--modes: unk
 const unavailable = namespacesUnavailable()
 if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
 
-const work = mkdtempSync(join(tmpdir(), 'btps-bench-'))
-let network: EmulatedNetwork | undefined
-let running: RoleProcess[] = []
-let keepLogs = false
-let cleaning: Promise<void> | undefined
-/** Ends `bt-ps round|status` calls in flight: a waiting `round --wait` would outlive the server it waits for. */
-const cliCalls = new AbortController()
-/** Stops every process and removes the emulated cluster; every caller (signal, failure, normal end) awaits the same run. */
-async function cleanup (): Promise<void> {
-  cleaning ??= (async () => {
-    try {
-      cliCalls.abort()
-      await Promise.allSettled(running.map(async p => { await stopRole(p, 5000) }))
-      running = []
-    } finally {
-      network?.stop()
-      if (keepLogs) console.error(`process logs kept in ${work}`)
-      else rmSync(work, { recursive: true, force: true })
-    }
-  })()
-  await cleaning
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => { console.error(`\n${sig}: removing the emulated cluster`); void cleanup().finally(() => process.exit(130)) })
-}
-
 const log = (line: string): void => { console.error(line) }
-const execFileAsync = promisify(execFile)
+const session = new BenchSession({ log })
+session.exitOnSignals()
 
-/** CPU seconds of each process and the machine's busy share over `fn`. */
-async function measured<T> (procs: RoleProcess[], fn: () => Promise<T>): Promise<{ value: T, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpu: ReturnType<typeof cpuVerdict> }> {
-  const before = new Map(procs.map(p => [p.name, processCpuSeconds(p.child.pid ?? 0)]))
-  const m0 = machineCpu()
-  const t0 = performance.now()
-  const value = await fn()
-  const wallS = (performance.now() - t0) / 1000
-  const m1 = machineCpu()
-  const cpuSeconds = Object.fromEntries(procs.map(p => [p.name, processCpuSeconds(p.child.pid ?? 0) - (before.get(p.name) ?? 0)]))
-  const machineBusy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total)
-  return { value, cpuSeconds, machineBusy, wallS, cpu: cpuVerdict(machineBusy, Object.values(cpuSeconds).map(s => s / wallS)) }
-}
-
-async function runBtPs (mode: 'bt' | 'ps', hosts: { tracker: EmulatedHost, server: EmulatedHost, clients: EmulatedHost[] }, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
+async function runBtPs (mode: 'bt' | 'ps', hosts: ClusterHosts, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
   const n = hosts.clients.length
   const starS = n * modelMiB * 1048576 / mbitToBytesPerS(serverMbit)
-  const job = values.train
+  const task = values.train
     ? ['--job.task', 'train', '--model', 'mlp', '--hidden-units', String(Math.max(1, Math.round(modelMiB * 1048576 / (4 * 795))))]
     : ['--job.task', 'distribute', '--job.model_mb', String(modelMiB)]
-  const common = [...job, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'info']
-  const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: net.wrap(hosts.tracker) })
-  running.push(tracker)
-  await tracker.ready
-  const trackerUrl = `udp://${hosts.tracker.address}:6969`
-  const server = startRole('server', ['server', ...common, '--tracker', trackerUrl, '--host', hosts.server.address, '--p2p-port', '7000', '--admin-host', '127.0.0.1', '--admin-port', '8080', '--runs-dir', join(logDir, 'runs'), '--checkpoint-dir', join(logDir, 'ckpt')], join(logDir, 'server.log'), { wrap: net.wrap(hosts.server) })
-  running.push(server)
-  const tokenFile = String((await server.ready).adminTokenFile)
-  const clients = hosts.clients.map((h, i) => startRole(`client-${i + 1}`, ['client', ...common, '--tracker', trackerUrl, '--server', `${hosts.server.address}:7000`, '--host', h.address, '--id', `client-${i + 1}`], join(logDir, `client-${i + 1}.log`), { wrap: net.wrap(h) }))
-  running.push(...clients)
-  await Promise.all(clients.map(async c => await c.ready))
+  const common = [...task, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'info']
+  const job = await session.startJob(hosts, net, logDir, common)
   log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
-  // Async, so a signal to this script is handled while a round runs.
-  const cli = async (args: string[]): Promise<string> => {
-    const [cmd, ...pre] = net.wrap(hosts.server)
-    try {
-      return (await execFileAsync(cmd, [...pre, process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, signal: cliCalls.signal })).stdout
-    } catch (err) {
-      const e = err as { stderr?: string, stdout?: string }
-      throw new Error(`bt-ps ${args[0]} failed: ${e.stderr ?? ''}${e.stdout ?? String(err)}`)
-    }
-  }
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
-    const m = await measured([server, ...clients], async () => { await cli(['round', '--server', 'http://127.0.0.1:8080', '--token-file', tokenFile, '--rounds', '1', '--wait']) })
-    const status = JSON.parse(await cli(['status', '--server', 'http://127.0.0.1:8080', '--token-file', tokenFile, '--json'])) as { results: RoundResult[] }
-    const res = status.results.at(-1)
-    if (res == null || res.status === 'failed') throw new Error(`round failed: ${res?.reason ?? 'no result'}`)
+    const m = await job.round()
+    const res = m.value
     // A round that ended at its deadline without every client is reported (column "held"), and its logs kept.
-    if (res.completionS.length < n) keepLogs = true
+    if (res.completionS.length < n) session.keepLogs = true
     out.push({ completionS: res.completionS, serverEgressBytes: res.serverEgressBytes, peerBytes: res.peerBytes, modelBytes: res.modelBytes, cpuSeconds: m.cpuSeconds, machineBusy: m.machineBusy, wallS: m.wallS, cpuLimited: m.cpu.limited, cpuNote: m.cpu.why })
   }
-  for (const p of [...clients, server, tracker].reverse()) await stopRole(p)
-  running = []
+  await job.stop()
   return out
 }
 
-async function runHttp (hosts: { server: EmulatedHost, clients: EmulatedHost[] }, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
+async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: EmulatedNetwork, logDir: string): Promise<RoundMeasure[]> {
   const bytes = serializeModel({ jobId: 'bench', round: 1 }, syntheticModel(modelMiB, 1))
   const file = join(logDir, 'model.btps')
   writeFileSync(file, bytes)
@@ -162,11 +100,11 @@ async function runHttp (hosts: { server: EmulatedHost, clients: EmulatedHost[] }
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
     const server = startRole('http-server', ['--file', file, '--host', hosts.server.address, '--port', '8000'], join(logDir, 'http-server.log'), { wrap: net.wrap(hosts.server), script: script('http-serve.js') })
-    running.push(server)
+    session.started(server)
     const { url } = await server.ready
     const startAt = Date.now() + 1500 + hosts.clients.length * 150
     const clients = hosts.clients.map((h, i) => startRole(`http-client-${i + 1}`, ['--url', String(url), '--start-at', String(startAt)], join(logDir, `http-client-${i + 1}.log`), { wrap: net.wrap(h), script: script('http-fetch.js') }))
-    running.push(...clients)
+    session.started(...clients)
     const m = await measured([server, ...clients], async () => await Promise.all(clients.map(async c => await c.event('done'))))
     await stopRole(server)
     const stats = await server.event('stats')
@@ -182,27 +120,22 @@ async function runHttp (hosts: { server: EmulatedHost, clients: EmulatedHost[] }
       cpuNote: m.cpu.why
     })
     for (const c of clients) await stopRole(c)
-    running = []
+    session.stoppedAll()
   }
   return out
 }
-
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 
 async function main (): Promise<RunResult[]> {
   const results: RunResult[] = []
   log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores`)
   for (const n of clientCounts) {
-    network = new EmulatedNetwork(values.prefix)
-    network.start()
-    const tracker = network.addHost('tracker', 0, 0)
-    const server = network.addHost('server', serverMbit, serverMbit)
-    const clients = Array.from({ length: n }, (_v, i) => network!.addHost(`client-${i + 1}`, linkMbit, linkMbit))
+    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit)
+    const { clients } = hosts
     log(`N = ${n}: ${network.hosts.length} hosts in namespaces ${values.prefix}-*`)
     for (const mode of modes) {
-      const logDir = join(work, `${mode}-${n}`)
+      const logDir = join(session.work, `${mode}-${n}`)
       mkdirSync(logDir, { recursive: true })
-      const rounds = mode === 'http' ? await runHttp({ server, clients }, network, logDir) : await runBtPs(mode, { tracker, server, clients }, network, logDir)
+      const rounds = mode === 'http' ? await runHttp(hosts, network, logDir) : await runBtPs(mode, hosts, network, logDir)
       const modelBytes = rounds[0].modelBytes
       const u = mbitToBytesPerS(linkMbit)
       const { tMin, star } = distributionBounds(modelBytes, mbitToBytesPerS(serverMbit), clients.map(() => u), clients.map(() => u))
@@ -211,8 +144,7 @@ async function main (): Promise<RunResult[]> {
       if (last.completionS.length < n) log(`  ${mode} N=${n}: only ${last.completionS.length} of ${n} clients held the model when the round ended (see the logs)`)
       log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; CPU: ${last.cpuNote}`)
     }
-    network.stop()
-    network = undefined
+    session.closeCluster()
   }
   return results
 }
@@ -248,20 +180,15 @@ function chart (results: RunResult[]): string {
 
 try {
   const results = await main()
-  const name = values.name ?? `distribution-${new Date().toISOString().replace(/[:.]/g, '-')}`
-  mkdirSync(values.out, { recursive: true })
-  const jsonFile = values.json ?? join(values.out, `${name}.json`)
-  writeFileSync(jsonFile, JSON.stringify({ machine: { cores: coreCount() }, results }, null, 2))
-  writeFileSync(join(values.out, `${name}.svg`), chart(results))
   const text = table(results)
-  writeFileSync(join(values.out, `${name}.txt`), text + '\n')
+  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('distribution'), jsonFile: values.json, json: { machine: { cores: coreCount() }, results }, svg: chart(results), table: text })
   console.log(text)
-  console.log(`\nwrote ${jsonFile}, ${join(values.out, `${name}.svg`)}`)
+  console.log(`\nwrote ${files.jsonFile}, ${files.svgFile}`)
 } catch (err) {
   console.error(`bench:distribution failed: ${String((err as Error).message ?? err)}`)
-  keepLogs = true
+  session.keepLogs = true
   process.exitCode = 1
 } finally {
-  if (process.env.BENCH_KEEP_LOGS != null) keepLogs = true
-  await cleanup()
+  if (process.env.BENCH_KEEP_LOGS != null) session.keepLogs = true
+  await session.cleanup()
 }

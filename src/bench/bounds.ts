@@ -14,3 +14,17 @@ export function distributionBounds (bytes: number, serverUp: number, clientsUp: 
 }
 
 export const mbitToBytesPerS = (mbit: number): number => mbit * 1e6 / 8
+
+/**
+ * Upload phase lower bound: the server must take in at least one model's worth of update bytes (the aggregate, or
+ * its shards) and every client must send at least F (its update, or its shards to the others and to the server),
+ * so T ≥ F / min(d_s, u_min) however the updates are reduced. Bytes, bytes/s.
+ */
+export function uploadBound (bytes: number, serverDown: number, clientsUp: readonly number[]): number {
+  return bytes / Math.min(serverDown, ...clientsUp)
+}
+
+/** Upload phase when every client sends its whole update to the server (a star): max(N·F/d_s, F/u_min). */
+export function directUploadBound (bytes: number, serverDown: number, clientsUp: readonly number[]): number {
+  return Math.max(clientsUp.length * bytes / serverDown, bytes / Math.min(...clientsUp))
+}

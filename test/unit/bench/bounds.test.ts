@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { distributionBounds, mbitToBytesPerS } from '../../../src/bench/bounds.js'
+import { directUploadBound, distributionBounds, mbitToBytesPerS, uploadBound } from '../../../src/bench/bounds.js'
 import { cpuVerdict } from '../../../src/bench/cpu.js'
 import { lineChart } from '../../../src/bench/svg-chart.js'
 
@@ -20,6 +20,22 @@ test('Kumar-Ross: with equal links the P2P bound stays near F/u while the star b
   // Slow peers: the swarm term N·F/(u_s + Σu_i) dominates.
   const b = distributionBounds(1000, 100, [1, 1, 1], [1000, 1000, 1000])
   assert.is(b.tMin, 3000 / 103)
+})
+
+test('upload bound: F over the slower of the server downlink and the slowest client uplink, whatever N is', () => {
+  const F = 32 * 1048576
+  const B = mbitToBytesPerS(20)
+  for (const n of [2, 4, 8, 16]) {
+    assert.is(uploadBound(F, B, Array(n).fill(B)), F / B, `N=${n}: equal links give F/B`)
+    // A star of direct uploads needs N copies through the server's downlink.
+    assert.is(directUploadBound(F, B, Array(n).fill(B)), n * F / B)
+  }
+  // A fast server: the slowest client's uplink is the limit, for both.
+  assert.is(uploadBound(1000, 1e6, [100, 10, 50]), 100)
+  assert.is(directUploadBound(1000, 1e6, [100, 10, 50]), 100)
+  // A slow server: its downlink is the limit.
+  assert.is(uploadBound(1000, 5, [100, 100]), 200)
+  assert.is(directUploadBound(1000, 5, [100, 100]), 400)
 })
 
 test('CPU verdict flags a busy machine or a saturated process', () => {
