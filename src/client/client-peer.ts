@@ -12,10 +12,16 @@ import { acceptOnlyFrom, createControlNode } from '../net/node.js'
 import { loadPsk } from '../net/psk.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
-import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
-import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../net/messages.js'
-import type { ClientReport, ClientState, RoundAnnouncement } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { framed } from '../net/frames.js'
+import { LOGIN_PROTOCOL, login } from '../control/login.js'
+import { MODEL_PROTOCOL, fetchModel } from '../control/model.js'
+import { RECEIPT_PROTOCOL, sendReceipt } from '../control/receipt.js'
+import type { ClientReport } from '../control/report.js'
+import { ROUND_PROTOCOL, parseRoundMessage, readRoundNotice, roundsTopic } from '../control/round.js'
+import type { RoundAnnouncement } from '../control/round.js'
+import { STATUS_PROTOCOL, encodeHeartbeat, sendHeartbeat, statusTopic } from '../control/status.js'
+import type { ClientState } from '../control/status.js'
+import { UPDATE_PROTOCOL, sendUpdate } from '../control/update.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
@@ -83,8 +89,8 @@ export class ClientPeer {
       node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
       await node.handle(ROUND_PROTOCOL, async (stream, conn) => {
         try {
-          const frame = await withTimeout(this.controller.signal, 10_000, async signal => await framed(stream).read({ signal }))
-          this.onRoundMessage(conn.remotePeer, frame.subarray())
+          const message = await withTimeout(this.controller.signal, 10_000, async signal => await readRoundNotice(framed(stream), signal))
+          this.onRoundMessage(conn.remotePeer, message)
         } catch (err) {
           this.log.warn('dropped round notice', { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
         }
@@ -121,9 +127,7 @@ export class ClientPeer {
     this.serverPeer = conn.remotePeer
     this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
     const stream = await conn.newStream(LOGIN_PROTOCOL, { signal: this.controller.signal })
-    const lp = framed(stream)
-    await writeJson(lp, { clientId: this.clientId, backend: this.backend?.name ?? 'none' })
-    const res = parseLoginResponse(await readJson(lp, 'login response', this.controller.signal))
+    const res = await login(framed(stream), { clientId: this.clientId, backend: this.backend?.name ?? 'none' }, this.controller.signal)
     await stream.close().catch(() => {})
     if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
     if (res.jobId !== this.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.config.job.id}`)
@@ -153,13 +157,13 @@ export class ClientPeer {
   private publishStatus (): void {
     const node = this.node
     if (node == null) return
-    const hb = encodeMessage({ type: 'heartbeat', clientId: this.clientId, state: this.state, round: this.task?.round ?? this.lastRound })
+    const hb = encodeHeartbeat({ clientId: this.clientId, state: this.state, round: this.task?.round ?? this.lastRound })
     node.services.pubsub.publish(statusTopic(this.config.job.id), hb).catch(() => {})
     const server = this.serverPeer
     if (server == null) return
     void (async () => {
       const stream = await withTimeout(this.controller.signal, 5000, async signal => await node.dialProtocol(server, STATUS_PROTOCOL, { signal }))
-      await framed(stream).write(hb)
+      await sendHeartbeat(framed(stream), hb)
       await stream.close()
     })().catch((err: unknown) => { this.log.debug('heartbeat not delivered', { reason: errorMessage(err) }) })
   }
@@ -214,11 +218,7 @@ export class ClientPeer {
 
   private async fetchDirect (ann: RoundAnnouncement, signal: AbortSignal): Promise<Uint8Array> {
     const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), MODEL_PROTOCOL, { signal })
-    const lp = framed(stream)
-    await writeJson(lp, { jobId: ann.jobId, round: ann.round }, signal)
-    const head = await readJson(lp, 'model response', signal) as { ok?: boolean, reason?: string }
-    if (head?.ok !== true) throw new BtpsError('DOWNLOAD_FAILED', `server: ${String(head?.reason)}`)
-    const bytes = await readBytes(lp, ann.bytes, 'model', signal)
+    const bytes = await fetchModel(framed(stream), { jobId: ann.jobId, round: ann.round }, ann.bytes, signal)
     await stream.close().catch(() => {})
     const digest = createHash('sha256').update(bytes).digest('hex')
     if (digest !== ann.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `model from the server has sha256 ${digest}, announced ${ann.sha256}`)
@@ -256,9 +256,7 @@ export class ClientPeer {
   /** Distribution-only round: tell the server the model is here, then keep seeding until the round ends. */
   private async confirmHeld (ann: RoundAnnouncement, got: Held, swarm: SwarmPeer, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
     const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), RECEIPT_PROTOCOL, { signal })
-    const lp = framed(stream)
-    await writeJson(lp, { jobId: ann.jobId, round: ann.round, clientId: this.clientId, report: this.report(got, swarm, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
-    const ack = parseUpdateAck(await readJson(lp, 'receipt ack', signal))
+    const ack = await sendReceipt(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: this.clientId, report: this.report(got, swarm, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
     await stream.close().catch(() => {})
     this.setState('idle')
     this.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
@@ -291,18 +289,13 @@ export class ClientPeer {
     this.setState('uploading')
     const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
     const stream = await this.need(this.node).dialProtocol(this.need(this.serverPeer), UPDATE_PROTOCOL, { signal })
-    const lp = framed(stream)
-    await writeJson(lp, {
+    const answer = await sendUpdate(framed(stream), {
       jobId: ann.jobId,
       round: ann.round,
       clientId: this.clientId,
       samples: result.samples,
       report: this.report(got, swarm, infoHash, { computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss })
-    }, signal)
-    // The server answers early (and stops reading) when it refuses the update.
-    const ack = lp.read({ signal }).then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-    await Promise.race([writeBytes(lp, update, signal), ack.then(() => {})])
-    const answer = await ack
+    }, update, signal)
     await stream.close().catch(() => {})
     if (answer.accepted) log.info('update accepted')
     else log.warn('update refused', { reason: answer.reason })

@@ -1,9 +1,12 @@
 import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { InvalidInputError } from '../errors.js'
-import { DATA_FRAME_BYTES, MAX_FRAME_BYTES } from './protocols.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { STREAM_READ_BUFFER } from './node.js'
+
+/** Frames of bulk data on streams; control frames are JSON. */
+export const DATA_FRAME_BYTES = 1 << 20
+export const MAX_FRAME_BYTES = 4 << 20
 
 export type FramedStream = ReturnType<typeof lpStream<Stream>>
 
@@ -36,8 +39,11 @@ export function framed (stream: Stream): FramedStream {
 
 const varintLength = (n: number): number => n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : n < 268435456 ? 4 : 5
 
+/** A control message's bytes: UTF-8 JSON, as a frame or a gossip message carries it. */
+export const encodeMessage = (m: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(m))
+
 export async function writeJson (lp: FramedStream, value: unknown, signal?: AbortSignal): Promise<void> {
-  await lp.write(new TextEncoder().encode(JSON.stringify(value)), { signal })
+  await lp.write(encodeMessage(value), { signal })
 }
 
 export async function readJson (lp: FramedStream, field: string, signal?: AbortSignal): Promise<unknown> {

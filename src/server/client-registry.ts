@@ -1,4 +1,4 @@
-import type { ClientState } from '../net/messages.js'
+import type { ClientState } from '../control/status.js'
 
 export interface ClientEntry {
   clientId: string

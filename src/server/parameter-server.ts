@@ -14,10 +14,14 @@ import { syntheticModel } from '../model/synthetic.js'
 import { acceptOnlyFrom, createControlNode } from '../net/node.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
-import { framed, readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
-import { encodeMessage, parseHeartbeat, parseLoginRequest, parseModelRequest, parseReceipt, parseUpdateHeader } from '../net/messages.js'
-import type { RoundAnnouncement, RoundEnd } from '../net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, RECEIPT_PROTOCOL, ROUND_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, roundsTopic, statusTopic } from '../net/protocols.js'
+import { framed } from '../net/frames.js'
+import { LOGIN_PROTOCOL, answerLogin, readLoginRequest } from '../control/login.js'
+import { MODEL_PROTOCOL, readModelRequest, refuseModel, sendModel } from '../control/model.js'
+import { RECEIPT_PROTOCOL, answerReceipt, readReceipt } from '../control/receipt.js'
+import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from '../control/round.js'
+import type { RoundAnnouncement, RoundEnd } from '../control/round.js'
+import { STATUS_PROTOCOL, parseHeartbeat, readHeartbeat, statusTopic } from '../control/status.js'
+import { UPDATE_PROTOCOL, answerUpdate, readUpdate, readUpdateHeader } from '../control/update.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { chooseBackend } from '../training/backend.js'
@@ -188,80 +192,78 @@ export class ParameterServer {
 
   /** A heartbeat on its own stream: gossip alone loses peers whose gossip stream failed to open (seen with 200). */
   private async onStatus (stream: Stream, conn: Connection): Promise<void> {
-    const frame = await withTimeout(this.controller.signal, 10_000, async signal => await framed(stream).read({ signal }))
-    const hb = parseHeartbeat(frame.subarray())
+    const hb = await withTimeout(this.controller.signal, 10_000, async signal => await readHeartbeat(framed(stream), signal))
     this.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
     await stream.close()
   }
 
   private async onLogin (stream: Stream, conn: Connection): Promise<void> {
     const lp = framed(stream)
-    const req = parseLoginRequest(await readJson(lp, 'login', this.controller.signal))
+    const req = await readLoginRequest(lp, this.controller.signal)
     const entry = this.registry.login(req.clientId, conn.remotePeer.toString(), req.backend)
     if (entry == null) {
-      await writeJson(lp, { ok: false, reason: `all ${this.config.job.clients} partitions of job ${this.config.job.id} are taken` })
+      await answerLogin(lp, { ok: false, reason: `all ${this.config.job.clients} partitions of job ${this.config.job.id} are taken` })
     } else {
       this.log.info('client logged in', { client: req.clientId, partition: entry.partition, backend: req.backend })
-      await writeJson(lp, { ok: true, jobId: this.config.job.id, partition: entry.partition, partitions: this.config.job.clients, round: this.round })
+      await answerLogin(lp, { ok: true, jobId: this.config.job.id, partition: entry.partition, partitions: this.config.job.clients, round: this.round })
     }
     await stream.close()
   }
 
   private async onModelRequest (stream: Stream, conn: Connection): Promise<void> {
     const lp = framed(stream)
-    const req = parseModelRequest(await readJson(lp, 'model request', this.controller.signal))
+    const req = await readModelRequest(lp, this.controller.signal)
     const intake = this.intake
     const client = this.registry.list().find(c => c.peerId === conn.remotePeer.toString())
     const blob = this.modelBlob
     if (intake == null || intake.closed || blob == null || req.round !== intake.round || client == null || !intake.selected.has(client.clientId)) {
-      await writeJson(lp, { ok: false, reason: `no model for round ${req.round} for this peer` })
+      await refuseModel(lp, `no model for round ${req.round} for this peer`)
     } else {
-      await writeJson(lp, { ok: true, bytes: blob.byteLength })
       // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.
-      await writeBytes(lp, blob, this.controller.signal, this.uploadLimiter, (n) => { this.psEgressBytes += n })
+      await sendModel(lp, blob, this.controller.signal, this.uploadLimiter, (n) => { this.psEgressBytes += n })
     }
     await stream.close()
   }
 
   private async onUpdate (stream: Stream, conn: Connection): Promise<void> {
     const lp = framed(stream)
-    const header = parseUpdateHeader(await readJson(lp, 'update', this.controller.signal))
+    const header = await readUpdateHeader(lp, this.controller.signal)
     const intake = this.intake
     const refusal = intake == null ? 'no round is open' : this.registry.updateRefusal(header.clientId, conn.remotePeer.toString()) ?? intake.refusal(header)
     if (intake == null || refusal !== undefined) {
       this.log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
-      await writeJson(lp, { accepted: false, reason: refusal })
+      await answerUpdate(lp, { accepted: false, reason: refusal })
       await stream.close()
       return
     }
     try {
-      await intake.take(header, async (staging) => await readBytes(lp, intake.maxUpdateBytes, 'update.model', this.controller.signal, staging))
+      await intake.take(header, async (staging) => await readUpdate(lp, intake.maxUpdateBytes, this.controller.signal, staging))
     } catch (err) {
       this.log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
       // Invalid content counts against the client; a broken stream or a closed round does not.
       if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED' && this.registry.rejectedUpdate(header.clientId, this.config.server.maxRejectedUpdates)) {
         this.log.warn('client excluded: repeated invalid updates', { client: header.clientId, rejected: this.registry.get(header.clientId)?.rejected })
       }
-      await writeJson(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
+      await answerUpdate(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
       await stream.close().catch(() => {})
       return
     }
     this.log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
-    await writeJson(lp, { accepted: true })
+    await answerUpdate(lp, { accepted: true })
     await stream.close()
   }
 
   private async onReceipt (stream: Stream, conn: Connection): Promise<void> {
     const lp = framed(stream)
-    const receipt = parseReceipt(await readJson(lp, 'receipt', this.controller.signal))
+    const receipt = await readReceipt(lp, this.controller.signal)
     const intake = this.intake
     try {
       if (intake == null) throw new BtpsError('UPDATE_REFUSED', 'no round is open')
       if (this.registry.get(receipt.clientId)?.peerId !== conn.remotePeer.toString()) throw new BtpsError('UPDATE_REFUSED', `${receipt.clientId} is not logged in from this peer`)
       intake.receipt(receipt)
-      await writeJson(lp, { accepted: true })
+      await answerReceipt(lp, { accepted: true })
     } catch (err) {
-      await writeJson(lp, { accepted: false, reason: errorMessage(err) })
+      await answerReceipt(lp, { accepted: false, reason: errorMessage(err) })
     }
     await stream.close()
   }
@@ -355,7 +357,7 @@ export class ParameterServer {
     this.log.info('round announced', { round, transfer: job.transfer, selected: selected.join(','), bytes: blob.byteLength, pieces: seed?.pieces, infoHash: seed?.infoHash })
     const pubsub = this.need(this.node).services.pubsub
     const publish = async (m: RoundAnnouncement | RoundEnd): Promise<void> => {
-      await pubsub.publish(roundsTopic(job.id), encodeMessage(m)).catch((err: unknown) => { this.log.warn('publish failed', { reason: errorMessage(err) }) })
+      await pubsub.publish(roundsTopic(job.id), encodeRoundMessage(m)).catch((err: unknown) => { this.log.warn('publish failed', { reason: errorMessage(err) }) })
     }
     await publish(announcement)
     this.notify(selected, announcement)
@@ -397,14 +399,14 @@ export class ParameterServer {
    */
   private notify (clientIds: string[], m: RoundAnnouncement | RoundEnd): void {
     const node = this.need(this.node)
-    const bytes = encodeMessage(m)
+    const bytes = encodeRoundMessage(m)
     for (const clientId of clientIds) {
       const peer = this.registry.get(clientId)?.peerId
       const conn = node.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')
       if (conn == null) continue
       void (async () => {
         const stream = await withTimeout(this.controller.signal, 5000, async signal => await conn.newStream(ROUND_PROTOCOL, { signal }))
-        await framed(stream).write(bytes)
+        await sendRoundNotice(framed(stream), bytes)
         await stream.close()
       })().catch((err: unknown) => { this.log.debug('round notice not delivered', { client: clientId, reason: errorMessage(err) }) })
     }

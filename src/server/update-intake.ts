@@ -1,6 +1,7 @@
 import { RunningAverage, firstNonFinite } from '../aggregation/running-average.js'
 import { InvalidInputError } from '../errors.js'
-import type { ClientReport, UpdateHeader } from '../net/messages.js'
+import type { ClientReport } from '../control/report.js'
+import type { UpdateHeader } from '../control/update.js'
 import { assertSameLayout, modelByteLength, parseModelHeader } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 

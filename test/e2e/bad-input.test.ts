@@ -7,8 +7,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BT_PS_BIN } from '../../src/cli/child-process.js'
 import { createControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
-import { framed, readJson, writeJson } from '../../src/net/frames.js'
-import { LOGIN_PROTOCOL, UPDATE_PROTOCOL, statusTopic } from '../../src/net/protocols.js'
+import { framed } from '../../src/net/frames.js'
+import { LOGIN_PROTOCOL } from '../../src/control/login.js'
+import { statusTopic } from '../../src/control/status.js'
+import { UPDATE_PROTOCOL, sendUpdate } from '../../src/control/update.js'
 import { startCluster, until } from './cluster.js'
 
 async function btps (args: string[]): Promise<{ code: number | null, out: string }> {
@@ -62,10 +64,9 @@ test('malformed network messages and admin requests are refused with a reason; t
     const login = framed(await conn.newStream(LOGIN_PROTOCOL))
     await login.write(new TextEncoder().encode('not json at all'))
     const update = framed(await conn.newStream(UPDATE_PROTOCOL))
-    await writeJson(update, { jobId: 'mnist', round: 1, clientId: 'intruder', samples: 10, report: { downloadS: 0, computeS: 0, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 0, meanLoss: 0, backend: 'cpu' } })
-    const answer = await readJson(update, 'ack') as { accepted: boolean, reason: string }
+    const answer = await sendUpdate(update, { jobId: 'mnist', round: 1, clientId: 'intruder', samples: 10, report: { downloadS: 0, computeS: 0, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 0, meanLoss: 0, backend: 'cpu' } }, new Uint8Array(0))
     assert.is(answer.accepted, false)
-    assert.match(answer.reason, /no round is open|not logged in/)
+    assert.match(answer.reason ?? '', /no round is open|not logged in/)
     const log = join(cluster.dir, 'server.log')
     await until('warnings logged', async () => { const t = readFileSync(log, 'utf8'); return /dropped malformed heartbeat.*clientId/.test(t) && /login: dropped stream/.test(t) ? true : undefined }, 10_000)
 

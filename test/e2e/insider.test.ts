@@ -8,9 +8,8 @@ import { createControlNode } from '../../src/net/node.js'
 import type { ControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
 import { framed } from '../../src/net/frames.js'
-import { encodeMessage } from '../../src/net/messages.js'
-import type { RoundAnnouncement, RoundEnd } from '../../src/net/messages.js'
-import { ROUND_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
+import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from '../../src/control/round.js'
+import type { RoundAnnouncement, RoundEnd } from '../../src/control/round.js'
 import { registrationProof } from '../../src/tracker/registration.js'
 import { startRole } from '../../src/cli/child-process.js'
 import { startCluster, until } from './cluster.js'
@@ -51,10 +50,10 @@ test('round messages from a peer other than the job\'s server are ignored, on go
     magnet: `magnet:?xt=urn:btih:${'1'.repeat(40)}`, serverPeerId: 'ab'.repeat(20), serverPort: 9
   }
   const end: RoundEnd = { type: 'round-end', jobId: 'insider', round: 1, accepted: [], reason: 'forged' }
-  await gossiper.services.pubsub.publish(topic, encodeMessage(forged))
+  await gossiper.services.pubsub.publish(topic, encodeRoundMessage(forged))
   for (const c of clients) {
     const stream = await direct.dialProtocol(multiaddr((c.addrs as string[])[0]), ROUND_PROTOCOL)
-    await framed(stream).write(encodeMessage(forged))
+    await sendRoundNotice(framed(stream), encodeRoundMessage(forged))
     await stream.close()
   }
   for (const id of ['client-1', 'client-2']) {
@@ -67,7 +66,7 @@ test('round messages from a peer other than the job\'s server are ignored, on go
   assert.equal(s.clients.map(c => c.state), ['idle', 'idle'], 'no client started the forged round')
   // Had a client taken the forgery, it would skip the real round 1 as already seen.
   await cluster.admin.startRounds(1)
-  await gossiper.services.pubsub.publish(topic, encodeMessage(end)) // a forged end must not cut the real round short
+  await gossiper.services.pubsub.publish(topic, encodeRoundMessage(end)) // a forged end must not cut the real round short
   const result = await until('the real round 1', async () => (await cluster.admin.status()).results[0], 40_000)
   assert.is(result.round, 1)
   assert.equal([...result.accepted].sort(), ['client-1', 'client-2'], `both clients got the server's model: ${result.reason ?? ''}`)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
-import { roundsTopic } from '../../src/net/protocols.js'
+import { roundsTopic } from '../../src/control/round.js'
 import { startCluster } from './cluster.js'
 
 test('a peer without the job\'s pre-shared key cannot connect to the server or reach its gossip', async () => {

@@ -4,10 +4,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import { createControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
-import { framed, readJson, writeJson } from '../../src/net/frames.js'
-import { parseRoundMessage } from '../../src/net/messages.js'
-import type { RoundMessage } from '../../src/net/messages.js'
-import { LOGIN_PROTOCOL, ROUND_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
+import { framed } from '../../src/net/frames.js'
+import { LOGIN_PROTOCOL, login } from '../../src/control/login.js'
+import { ROUND_PROTOCOL, parseRoundMessage, readRoundNotice, roundsTopic } from '../../src/control/round.js'
+import type { RoundMessage } from '../../src/control/round.js'
 import { startCluster, until } from './cluster.js'
 
 // Gossipsub drops, for good, what it would send to a peer whose outbound stream failed to open; the server
@@ -21,13 +21,11 @@ test('a selected client that gets no gossip still receives its round announcemen
   try {
     const received: RoundMessage[] = []
     await peer.handle(ROUND_PROTOCOL, async (stream) => {
-      received.push(parseRoundMessage((await framed(stream).read()).subarray()))
+      received.push(parseRoundMessage(await readRoundNotice(framed(stream))))
       await stream.close()
     })
     const conn = await peer.dial(multiaddr(cluster.serverAddr))
-    const login = framed(await conn.newStream(LOGIN_PROTOCOL))
-    await writeJson(login, { clientId: 'quiet', backend: 'none' })
-    assert.is((await readJson(login, 'login') as { ok: boolean }).ok, true)
+    assert.is((await login(framed(await conn.newStream(LOGIN_PROTOCOL)), { clientId: 'quiet', backend: 'none' })).ok, true)
     peer.services.pubsub.subscribe(roundsTopic('mnist')) // subscribed, so the server counts it as reachable
     await until('client eligible', async () => (await cluster.admin.status()).clients.some(c => c.online) ? true : undefined)
     await cluster.admin.startRounds(1)

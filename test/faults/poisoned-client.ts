@@ -10,10 +10,14 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
-import { framed, readBytes, readJson, writeBytes, writeJson } from '../../src/net/frames.js'
-import { encodeMessage, parseLoginResponse, parseRoundMessage, parseUpdateAck } from '../../src/net/messages.js'
-import type { RoundAnnouncement } from '../../src/net/messages.js'
-import { LOGIN_PROTOCOL, MODEL_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, roundsTopic } from '../../src/net/protocols.js'
+import { framed } from '../../src/net/frames.js'
+import { LOGIN_PROTOCOL, login } from '../../src/control/login.js'
+import { MODEL_PROTOCOL, fetchModel } from '../../src/control/model.js'
+import { parseRoundMessage, roundsTopic } from '../../src/control/round.js'
+import type { RoundAnnouncement } from '../../src/control/round.js'
+import { STATUS_PROTOCOL, encodeHeartbeat, sendHeartbeat } from '../../src/control/status.js'
+import { UPDATE_PROTOCOL, sendUpdate } from '../../src/control/update.js'
+import type { UpdateAck } from '../../src/control/update.js'
 import { parseModel, serializeModel } from '../../src/model/serialize.js'
 import type { NamedTensor } from '../../src/model/serialize.js'
 
@@ -25,16 +29,13 @@ const topic = roundsTopic(values.job!)
 node.services.pubsub.subscribe(topic)
 const server = await node.dial(multiaddr(values.server!))
 
-const login = framed(await server.newStream(LOGIN_PROTOCOL))
-await writeJson(login, { clientId, backend: 'cpu' })
-const res = parseLoginResponse(await readJson(login, 'login response'))
+const res = await login(framed(await server.newStream(LOGIN_PROTOCOL)), { clientId, backend: 'cpu' })
 if (!res.ok) { process.stderr.write(`login refused: ${res.reason}\n`); process.exit(1) }
 
 // Heartbeats keep it eligible for selection like any live client; the first is delivered before it says it is ready.
 const beat = async (): Promise<void> => {
   await (async () => {
-    const s = framed(await node.dialProtocol(server.remotePeer, STATUS_PROTOCOL))
-    await s.write(encodeMessage({ type: 'heartbeat', clientId, state: 'idle', round: 0 }))
+    await sendHeartbeat(framed(await node.dialProtocol(server.remotePeer, STATUS_PROTOCOL)), encodeHeartbeat({ clientId, state: 'idle', round: 0 }))
   })().catch(() => {})
 }
 const firstBeat = beat()
@@ -56,22 +57,19 @@ function variants (global: NamedTensor[]): Array<[string, NamedTensor[]]> {
   ]
 }
 
-async function send (ann: RoundAnnouncement, tensors: NamedTensor[]): Promise<{ accepted: boolean, reason?: string }> {
-  const lp = framed(await node.dialProtocol(server.remotePeer, UPDATE_PROTOCOL))
+/** Sends `tensors` as its update through the client's own update protocol: a valid header, a poisoned body. */
+async function send (ann: RoundAnnouncement, tensors: NamedTensor[]): Promise<UpdateAck> {
+  const stream = await node.dialProtocol(server.remotePeer, UPDATE_PROTOCOL)
   const report = { downloadS: 0.1, computeS: 0.1, bytesFromServer: ann.bytes, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 1, meanLoss: 0.1, backend: 'cpu' }
-  await writeJson(lp, { jobId: ann.jobId, round: ann.round, clientId, samples: 1000, report })
-  // The server answers early, without reading the rest, when it refuses the header.
-  const ack = lp.read().then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-  await Promise.race([writeBytes(lp, serializeModel({ jobId: ann.jobId, round: ann.round }, tensors)).catch(() => {}), ack])
-  return await ack
+  const ack = await sendUpdate(framed(stream), { jobId: ann.jobId, round: ann.round, clientId, samples: 1000, report }, serializeModel({ jobId: ann.jobId, round: ann.round }, tensors))
+  await stream.close().catch(() => {})
+  return ack
 }
 
 async function poison (ann: RoundAnnouncement): Promise<void> {
-  const lp = framed(await node.dialProtocol(server.remotePeer, MODEL_PROTOCOL))
-  await writeJson(lp, { jobId: ann.jobId, round: ann.round })
-  const head = await readJson(lp, 'model response') as { ok: boolean, reason?: string }
-  if (!head.ok) throw new Error(`no model: ${String(head.reason)}`)
-  const { tensors } = parseModel(await readBytes(lp, ann.bytes, 'model'))
+  const stream = await node.dialProtocol(server.remotePeer, MODEL_PROTOCOL)
+  const { tensors } = parseModel(await fetchModel(framed(stream), { jobId: ann.jobId, round: ann.round }, ann.bytes))
+  await stream.close().catch(() => {})
   const sent = []
   for (const [variant, update] of variants(tensors)) sent.push({ variant, ...await send(ann, update) })
   say({ event: 'poisoned', round: ann.round, sent })

@@ -12,7 +12,13 @@ import { readConfigFile } from '../../../src/config/load.js'
 import { parseConfig } from '../../../src/config/parse.js'
 import type { RawConfig } from '../../../src/config/parse.js'
 import { parseModel, serializeModel } from '../../../src/model/serialize.js'
-import { parseHeartbeat, parseLoginRequest, parseModelRequest, parseReceipt, parseRoundMessage, parseUpdateHeader } from '../../../src/net/messages.js'
+import { parseLoginRequest, parseLoginResponse } from '../../../src/control/login.js'
+import { parseModelRequest } from '../../../src/control/model.js'
+import { parseReceipt } from '../../../src/control/receipt.js'
+import { parseReport } from '../../../src/control/report.js'
+import { parseRoundMessage } from '../../../src/control/round.js'
+import { parseHeartbeat } from '../../../src/control/status.js'
+import { parseUpdateAck, parseUpdateHeader } from '../../../src/control/update.js'
 import { parseRoundsRequest } from '../../../src/server/admin-api.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 
@@ -55,7 +61,8 @@ test('model files: random and mutated bytes', () => {
 })
 
 test('gossip messages and stream headers: random bytes, random JSON, mutated valid messages', () => {
-  const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseLoginRequest, parseReceipt, parseModelRequest]
+  // Every control protocol's parsers, both directions (src/control/).
+  const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseUpdateAck, parseLoginRequest, parseLoginResponse, parseReceipt, parseModelRequest, (v) => parseReport(v)]
   fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), b => typedOrOk(() => parseRoundMessage(b)) && typedOrOk(() => parseHeartbeat(b))), { numRuns: RUNS })
   fc.assert(fc.property(fc.jsonValue(), v => typedOrOk(() => parseRoundMessage(json(v))) && parsers.every(p => typedOrOk(() => p(v)))), { numRuns: RUNS })
   fc.assert(fc.property(mutated(json(announcement)), b => typedOrOk(() => parseRoundMessage(b))), { numRuns: RUNS })

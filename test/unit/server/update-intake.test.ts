@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { UpdateIntake } from '../../../src/server/update-intake.js'
 import { serializeModel, parseModelHeader } from '../../../src/model/serialize.js'
 import type { NamedTensor } from '../../../src/model/serialize.js'
-import type { UpdateHeader } from '../../../src/net/messages.js'
+import type { UpdateHeader } from '../../../src/control/update.js'
 
 const model = (v: number, round = 3): Uint8Array => serializeModel({ jobId: 'job', round }, [{ name: 'w', shape: [4], dtype: 'float32', data: Float32Array.from([v, v, v, v]) } satisfies NamedTensor])
 const layout = parseModelHeader(model(0)).header.tensors

@@ -1,0 +1,42 @@
+import { id, int, record, str } from '../net/validate.js'
+import { readJson, writeJson } from '../net/frames.js'
+import type { FramedStream } from '../net/frames.js'
+
+/**
+ * `/bt-ps/login/1.0.0`: a client names itself and its backend; the server answers with the job, the client's data
+ * partition and the round it is at, or refuses (every partition taken).
+ */
+export const LOGIN_PROTOCOL = '/bt-ps/login/1.0.0'
+
+export interface LoginRequest { clientId: string, backend: string }
+export interface LoginResponse { ok: true, jobId: string, partition: number, partitions: number, round: number }
+export interface LoginRefusal { ok: false, reason: string }
+
+export function parseLoginRequest (v: unknown): LoginRequest {
+  const m = record(v, 'login', ['clientId', 'backend'])
+  return { clientId: id(m.clientId, 'clientId'), backend: str(m.backend, 'backend', 64) }
+}
+
+export function parseLoginResponse (v: unknown): LoginResponse | LoginRefusal {
+  const m = record(v, 'login response')
+  if (m.ok === false) return { ok: false, reason: str(m.reason, 'reason', 1024) }
+  const r = record(m, 'login response', ['ok', 'jobId', 'partition', 'partitions', 'round'])
+  const partitions = int(r.partitions, 'partitions', 1, 1e6)
+  return { ok: true, jobId: id(r.jobId, 'jobId'), partition: int(r.partition, 'partition', 0, partitions - 1), partitions, round: int(r.round, 'round') }
+}
+
+/** Client side: sends the login and returns the server's answer (the caller closes the stream). */
+export async function login (lp: FramedStream, req: LoginRequest, signal?: AbortSignal): Promise<LoginResponse | LoginRefusal> {
+  await writeJson(lp, req)
+  return parseLoginResponse(await readJson(lp, 'login response', signal))
+}
+
+/** Server side: reads a login request. */
+export async function readLoginRequest (lp: FramedStream, signal?: AbortSignal): Promise<LoginRequest> {
+  return parseLoginRequest(await readJson(lp, 'login', signal))
+}
+
+/** Server side: admits (job, partition, round) or refuses with a reason. */
+export async function answerLogin (lp: FramedStream, answer: LoginResponse | LoginRefusal): Promise<void> {
+  await writeJson(lp, answer)
+}
