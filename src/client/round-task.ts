@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto'
+import type * as TF from '@tensorflow/tfjs'
+import type { PeerId } from '@libp2p/interface'
+import type { Config } from '../config/schema.js'
+import { BtpsError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { sleep } from '../abort.js'
+import { readWeights, writeWeights } from '../model/architectures.js'
+import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
+import type { ControlNode } from '../net/node.js'
+import { framed } from '../net/frames.js'
+import { MODEL_PROTOCOL, fetchModel } from '../control/model.js'
+import { RECEIPT_PROTOCOL, sendReceipt } from '../control/receipt.js'
+import type { ClientReport } from '../control/report.js'
+import type { RoundAnnouncement } from '../control/round.js'
+import type { ClientState } from '../control/status.js'
+import { UPDATE_PROTOCOL, sendUpdate } from '../control/update.js'
+import type { SwarmPeer } from '../swarm/swarm-peer.js'
+import type { Backend } from '../training/backend.js'
+import type { Dataset } from '../training/mnist.js'
+import { trainLocal } from '../training/trainer.js'
+
+export interface RoundTaskContext {
+  config: Config
+  clientId: string
+  log: Logger
+  node: ControlNode
+  swarm: SwarmPeer
+  /** the server logged in to now, and the host its BitTorrent peer is dialled at */
+  serverPeer: () => PeerId | undefined
+  serverHost: () => string
+  backend?: Backend
+  model?: TF.Sequential
+  /** this client's data partition and its index now (a re-login may change them) */
+  data: () => Dataset | undefined
+  partitionIndex: () => number
+  setState: (state: ClientState) => void
+}
+
+interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number }
+
+const need = <T>(v: T | undefined): T => {
+  if (v == null) throw new BtpsError('NOT_STARTED', 'client is not started')
+  return v
+}
+
+/**
+ * One round this client was selected for: gets the model (from the swarm, or straight from the server in `ps`
+ * mode), then trains and sends its update, or in a distribution-only round confirms it holds the model; it seeds
+ * the model meanwhile, and stops seeding when done. `signal` aborts it (round end, a newer round, stop).
+ */
+export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<void> {
+  const swarm = ctx.swarm
+  ctx.setState('downloading')
+  const t0 = performance.now()
+  let bytes: Uint8Array
+  let fromServer = ann.bytes
+  let fromPeers = 0
+  if (ann.transfer === 'bt' && ann.magnet != null) {
+    const got = await swarm.download(ann.magnet, { sha256: ann.sha256, serverPeerId: ann.serverPeerId, directPeers: ann.serverPort != null ? [`${ctx.serverHost()}:${ann.serverPort}`] : [], signal })
+    bytes = got.bytes
+    fromServer = got.fromServer
+    fromPeers = got.fromPeers
+    if (got.hashFailures > 0) ctx.log.warn('pieces failed verification and were fetched again', { round: ann.round, pieces: got.hashFailures })
+  } else {
+    bytes = await fetchDirect(ctx, ann, signal)
+  }
+  const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(ann.magnet ?? '')?.[1]?.toLowerCase()
+  try {
+    const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers }
+    const { header } = parseModelHeader(bytes)
+    if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
+    if (ctx.config.job.task === 'distribute') await confirmHeld(ctx, ann, got, infoHash, signal)
+    else await trainAndUpdate(ctx, ann, bytes, got, infoHash, signal)
+  } finally {
+    await swarm.remove(infoHash)
+  }
+}
+
+/** `transfer: ps`: the model straight from the server, checked against the announced SHA-256. */
+async function fetchDirect (ctx: RoundTaskContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<Uint8Array> {
+  const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), MODEL_PROTOCOL, { signal })
+  const bytes = await fetchModel(framed(stream), { jobId: ann.jobId, round: ann.round }, ann.bytes, signal)
+  await stream.close().catch(() => {})
+  const digest = createHash('sha256').update(bytes).digest('hex')
+  if (digest !== ann.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `model from the server has sha256 ${digest}, announced ${ann.sha256}`)
+  return bytes
+}
+
+/** Distribution-only round: tell the server the model is here, then keep seeding until the round ends. */
+async function confirmHeld (ctx: RoundTaskContext, ann: RoundAnnouncement, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
+  const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), RECEIPT_PROTOCOL, { signal })
+  const ack = await sendReceipt(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, report: report(ctx, got, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
+  await stream.close().catch(() => {})
+  ctx.setState('idle')
+  ctx.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
+  await sleep(Math.max(0, ann.deadline - Date.now()), signal).catch(() => {})
+}
+
+function report (ctx: RoundTaskContext, got: Held, infoHash: string | undefined, training: { computeS: number, utility: number, meanLoss: number }): ClientReport {
+  return {
+    downloadS: got.downloadS,
+    heldAt: got.heldAt,
+    bytesFromServer: got.fromServer,
+    bytesFromPeers: got.fromPeers,
+    bytesUploadedToPeers: infoHash != null ? ctx.swarm.uploaded(infoHash) : 0,
+    backend: ctx.backend?.name ?? 'none',
+    ...training
+  }
+}
+
+async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
+  const { tf } = need(ctx.backend)
+  const model = need(ctx.model)
+  const log = ctx.log.child({ round: ann.round })
+  const global = parseModel(bytes)
+  writeWeights(tf, model, global.tensors)
+  log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2) })
+  ctx.setState('training')
+  const data = need(ctx.data())
+  const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global.tensors)
+  log.info('trained', { samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
+  ctx.setState('uploading')
+  const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
+  const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), UPDATE_PROTOCOL, { signal })
+  const answer = await sendUpdate(framed(stream), {
+    jobId: ann.jobId,
+    round: ann.round,
+    clientId: ctx.clientId,
+    samples: result.samples,
+    report: report(ctx, got, infoHash, { computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss })
+  }, update, signal)
+  await stream.close().catch(() => {})
+  if (answer.accepted) log.info('update accepted')
+  else log.warn('update refused', { reason: answer.reason })
+}

@@ -1,0 +1,150 @@
+import type { Connection, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Config } from '../config/schema.js'
+import { BtpsError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { sleep, withTimeout } from '../abort.js'
+import { acceptOnlyFrom } from '../net/node.js'
+import type { ControlNode } from '../net/node.js'
+import { framed } from '../net/frames.js'
+import { LOGIN_PROTOCOL, login } from '../control/login.js'
+import type { LoginResponse } from '../control/login.js'
+import { ROUND_PROTOCOL, parseRoundMessage, readRoundNotice, roundsTopic } from '../control/round.js'
+import type { RoundMessage } from '../control/round.js'
+import { STATUS_PROTOCOL, encodeHeartbeat, sendHeartbeat, statusTopic } from '../control/status.js'
+import type { ClientState } from '../control/status.js'
+import { serverAddress } from './server-address.js'
+
+export interface ServerSessionParts {
+  config: Config
+  clientId: string
+  node: ControlNode
+  log: Logger
+  /** the client's lifetime signal */
+  signal: AbortSignal
+  /** the backend name the login reports */
+  backend: () => string
+  /** what a heartbeat says now */
+  status: () => { state: ClientState, round: number }
+  /** an accepted login (before it is logged); returns the size of the data partition it loaded, if any */
+  onLogin: (res: LoginResponse) => { samples?: number }
+  /** a round message from the job's server, parsed, for this job */
+  onRound: (m: RoundMessage) => void
+}
+
+/**
+ * The client's session with the job's server: dials and logs in (again after losing the server), sends heartbeats
+ * (gossip and a direct stream), and gates round messages: only those signed by (or sent directly from) the server
+ * it logged in to are parsed and handed on; others are logged once per peer.
+ */
+export class ServerSession {
+  /** the server's libp2p identity and host, once logged in */
+  serverPeer?: PeerId
+  serverHost = '127.0.0.1'
+  /** peers that sent round messages without being the server (logged once each) */
+  private readonly impostors = new Set<string>()
+  private heartbeat?: NodeJS.Timeout
+  private readonly p: ServerSessionParts
+
+  constructor (parts: ServerSessionParts) {
+    this.p = parts
+  }
+
+  /** Listens for round messages, logs in (waiting for the server as long as it takes), then sends heartbeats. */
+  async start (): Promise<void> {
+    const { node, config } = this.p
+    const job = config.job
+    node.services.pubsub.subscribe(roundsTopic(job.id))
+    acceptOnlyFrom(node, roundsTopic(job.id), () => this.serverPeer, (from) => { this.noteImpostor(from) })
+    node.services.pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
+    await node.handle(ROUND_PROTOCOL, async (stream, conn) => {
+      try {
+        const message = await withTimeout(this.p.signal, 10_000, async signal => await readRoundNotice(framed(stream), signal))
+        this.onRoundMessage(conn.remotePeer, message)
+      } catch (err) {
+        this.p.log.warn('dropped round notice', { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
+      }
+      await stream.close().catch(() => {})
+    })
+    node.addEventListener('peer:disconnect', (evt) => {
+      if (this.serverPeer != null && evt.detail.equals(this.serverPeer) && !this.p.signal.aborted) {
+        this.p.log.warn('lost the server; reconnecting')
+        void this.connect().catch((err: unknown) => { if (!this.p.signal.aborted) this.p.log.error('reconnect failed', { reason: errorMessage(err) }) })
+      }
+    })
+    await this.connect()
+    this.heartbeat = setInterval(() => { this.publishStatus() }, config.client.heartbeatS * 1000)
+  }
+
+  stop (): void {
+    clearInterval(this.heartbeat)
+  }
+
+  /** Dials the server until it answers, then logs in. */
+  private async connect (): Promise<void> {
+    const { node, log, signal } = this.p
+    const addr = multiaddr(serverAddress(this.p.config.client.server))
+    let conn: Connection | undefined
+    for (let attempt = 0; conn == null; attempt++) {
+      try {
+        conn = await withTimeout(signal, 5000, async signal => await node.dial(addr, { signal }))
+      } catch (err) {
+        if (signal.aborted) throw err
+        if (attempt % 10 === 0) log.info('waiting for the server', { addr: addr.toString(), reason: errorMessage(err) })
+        await sleep(Math.min(2000, 200 * (attempt + 1)), signal)
+      }
+    }
+    this.serverPeer = conn.remotePeer
+    this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
+    const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
+    const res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend() }, signal)
+    await stream.close().catch(() => {})
+    if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
+    if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)
+    const { samples } = this.p.onLogin(res)
+    log.info('logged in', { server: this.serverPeer.toString(), partition: res.partition, samples, round: res.round })
+    this.publishStatus()
+  }
+
+  /** Sends a heartbeat now: on the status topic and straight to the server. */
+  publishStatus (): void {
+    const node = this.p.node
+    const hb = encodeHeartbeat({ clientId: this.p.clientId, ...this.p.status() })
+    node.services.pubsub.publish(statusTopic(this.p.config.job.id), hb).catch(() => {})
+    const server = this.serverPeer
+    if (server == null) return
+    void (async () => {
+      const stream = await withTimeout(this.p.signal, 5000, async signal => await node.dialProtocol(server, STATUS_PROTOCOL, { signal }))
+      await sendHeartbeat(framed(stream), hb)
+      await stream.close()
+    })().catch((err: unknown) => { this.p.log.debug('heartbeat not delivered', { reason: errorMessage(err) }) })
+  }
+
+  private onGossip (msg: { topic: string, type: string, from?: PeerId, data: Uint8Array }): void {
+    if (msg.topic !== roundsTopic(this.p.config.job.id) || msg.type !== 'signed' || msg.from == null) return
+    this.onRoundMessage(msg.from, msg.data)
+  }
+
+  /** Logs a peer that sent round messages without being the server: once, not once per message it sends. */
+  private noteImpostor (from: PeerId | undefined): void {
+    const peer = from?.toString() ?? 'unsigned'
+    if (this.serverPeer == null || this.impostors.has(peer) || this.impostors.size >= 100) return
+    this.impostors.add(peer)
+    this.p.log.warn('ignored round message not signed by the job\'s server', { peer, server: this.serverPeer.toString() })
+  }
+
+  /** A round message from gossip (`from` is its signer) or a direct stream (`from` is the authenticated peer). */
+  private onRoundMessage (from: PeerId, data: Uint8Array): void {
+    // Only the job's server may steer rounds.
+    if (this.serverPeer == null || !from.equals(this.serverPeer)) { this.noteImpostor(from); return }
+    let m
+    try {
+      m = parseRoundMessage(data)
+    } catch (err) {
+      this.p.log.warn('dropped malformed round message', { reason: errorMessage(err) })
+      return
+    }
+    if (m.jobId !== this.p.config.job.id) return
+    this.p.onRound(m)
+  }
+}

@@ -1,0 +1,31 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { framed } from '../../net/frames.js'
+import type { RateLimiter } from '../../net/rate-limiter.js'
+import { readModelRequest, refuseModel, sendModel } from '../../control/model.js'
+import type { ClientRegistry } from '../client-registry.js'
+import type { UpdateIntake } from '../update-intake.js'
+
+export interface ModelContext {
+  registry: ClientRegistry
+  /** the open round's intake and model file, if a round is open */
+  round: () => { intake?: UpdateIntake, blob?: Uint8Array }
+  /** counts model bytes as they are handed to a stream (the round's server egress in `ps` mode) */
+  countEgress: (bytes: number) => void
+  limiter?: RateLimiter
+  signal: AbortSignal
+}
+
+/** `/bt-ps/model/1.0.0` (`transfer: ps`): the open round's model, to the clients it selected only. */
+export async function handleModel (ctx: ModelContext, stream: Stream, conn: Connection): Promise<void> {
+  const lp = framed(stream)
+  const req = await readModelRequest(lp, ctx.signal)
+  const { intake, blob } = ctx.round()
+  const client = ctx.registry.list().find(c => c.peerId === conn.remotePeer.toString())
+  if (intake == null || intake.closed || blob == null || req.round !== intake.round || client == null || !intake.selected.has(client.clientId)) {
+    await refuseModel(lp, `no model for round ${req.round} for this peer`)
+  } else {
+    // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.
+    await sendModel(lp, blob, ctx.signal, ctx.limiter, ctx.countEgress)
+  }
+  await stream.close()
+}

@@ -1,0 +1,50 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { InvalidInputError, errorMessage } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { framed } from '../../net/frames.js'
+import { answerUpdate, readUpdate, readUpdateHeader } from '../../control/update.js'
+import type { ClientRegistry } from '../client-registry.js'
+import type { UpdateIntake } from '../update-intake.js'
+
+export interface UpdateContext {
+  registry: ClientRegistry
+  /** the open round's intake, if a round is open */
+  intake: () => UpdateIntake | undefined
+  /** invalid updates after which a client is excluded (0: never) */
+  maxRejectedUpdates: number
+  log: Logger
+  signal: AbortSignal
+}
+
+/**
+ * `/bt-ps/update/1.0.0`: refuses on the header alone (no round, not logged in from this peer, excluded, not
+ * selected, round full), else hands the bytes to the round's intake; invalid content counts against the client.
+ */
+export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Connection): Promise<void> {
+  const { registry, log } = ctx
+  const lp = framed(stream)
+  const header = await readUpdateHeader(lp, ctx.signal)
+  const intake = ctx.intake()
+  const refusal = intake == null ? 'no round is open' : registry.updateRefusal(header.clientId, conn.remotePeer.toString()) ?? intake.refusal(header)
+  if (intake == null || refusal !== undefined) {
+    log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
+    await answerUpdate(lp, { accepted: false, reason: refusal })
+    await stream.close()
+    return
+  }
+  try {
+    await intake.take(header, async (staging) => await readUpdate(lp, intake.maxUpdateBytes, ctx.signal, staging))
+  } catch (err) {
+    log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
+    // Invalid content counts against the client; a broken stream or a closed round does not.
+    if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED' && registry.rejectedUpdate(header.clientId, ctx.maxRejectedUpdates)) {
+      log.warn('client excluded: repeated invalid updates', { client: header.clientId, rejected: registry.get(header.clientId)?.rejected })
+    }
+    await answerUpdate(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
+    await stream.close().catch(() => {})
+    return
+  }
+  log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
+  await answerUpdate(lp, { accepted: true })
+  await stream.close()
+}

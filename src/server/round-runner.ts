@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto'
+import type * as TF from '@tensorflow/tfjs'
+import type { Config } from '../config/schema.js'
+import { selectionSize } from '../config/parse.js'
+import { BtpsError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { sleep, withTimeout } from '../abort.js'
+import { writeWeights } from '../model/architectures.js'
+import { serializeModel } from '../model/serialize.js'
+import type { NamedTensor, TensorEntry } from '../model/serialize.js'
+import type { ControlNode } from '../net/node.js'
+import { framed } from '../net/frames.js'
+import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from '../control/round.js'
+import type { RoundAnnouncement, RoundEnd } from '../control/round.js'
+import type { SwarmPeer } from '../swarm/swarm-peer.js'
+import type { Backend } from '../training/backend.js'
+import type { Dataset } from '../training/mnist.js'
+import { evaluate } from '../training/trainer.js'
+import { createRng, shuffleInPlace } from '../training/rng.js'
+import type { EventWriter } from '../metrics/event-writer.js'
+import type { CheckpointStore } from './checkpoint.js'
+import type { ClientRegistry } from './client-registry.js'
+import type { RoundResult } from './round-result.js'
+import { UpdateIntake } from './update-intake.js'
+import { roundScalars } from './scalars.js'
+import type { TorrentRegistrar } from './torrent-registrar.js'
+
+export type ServerState = 'stopped' | 'idle' | 'waiting-for-clients' | 'round' | 'stopping'
+
+/** The global model a round distributes and aggregation replaces; tfjs parts are absent in `task: distribute`. */
+export interface GlobalModel {
+  weights: NamedTensor[]
+  layout: TensorEntry[]
+  tf?: Backend['tf']
+  model?: TF.Sequential
+  test?: Dataset
+}
+
+/** The job's record of finished rounds, which the checkpoint, the admin API and resume share. */
+export interface RoundRecord { round: number, results: RoundResult[] }
+
+export interface RoundRunnerParts {
+  config: Config
+  log: Logger
+  registry: ClientRegistry
+  node: ControlNode
+  swarm: SwarmPeer
+  registrar?: TorrentRegistrar
+  checkpoints: CheckpointStore
+  writer: EventWriter
+  global: GlobalModel
+  record: RoundRecord
+  /** the round the queued work runs to, saved with each checkpoint */
+  target: () => number
+  setState: (state: ServerState) => void
+  signal: AbortSignal
+}
+
+/**
+ * Runs one round at a time: waits for clients, selects, announces (gossip and direct notices), distributes (swarm or
+ * direct streams), takes the first K updates before the deadline, ends the round, aggregates, evaluates, checkpoints.
+ */
+export class RoundRunner {
+  /** the open (or last) round's intake, model file and announcement, for the stream handlers and the admin API */
+  intake?: UpdateIntake
+  modelBlob?: Uint8Array
+  announcement?: RoundAnnouncement
+  private psEgressBytes = 0
+  private readonly p: RoundRunnerParts
+
+  constructor (parts: RoundRunnerParts) {
+    this.p = parts
+  }
+
+  /** Counts model bytes handed to a direct (`ps`) stream. */
+  countEgress (bytes: number): void { this.psEgressBytes += bytes }
+
+  /** Round messages go straight to each client too, so a client with an open connection can be reached. */
+  private reachable (): (peerId: string) => boolean {
+    const connected = new Set(this.p.node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+    return (peerId) => connected.has(peerId)
+  }
+
+  /**
+   * Waits for the clients a round selects: all `need` of them, or, once at least `k` are there, whoever is there
+   * after server.selection_wait_s, so dead clients stall nothing while live ones can carry the round.
+   */
+  private async waitForClients (need: number, k: number): Promise<ReturnType<ClientRegistry['eligible']>> {
+    let lastLog = 0
+    let enoughSince = 0
+    for (;;) {
+      const eligible = this.p.registry.eligible(this.reachable())
+      if (eligible.length >= need) return eligible
+      if (eligible.length >= k) {
+        enoughSince ||= Date.now()
+        if (Date.now() - enoughSince >= this.p.config.server.selectionWaitS * 1000) return eligible
+      } else enoughSince = 0
+      this.p.setState('waiting-for-clients')
+      if (Date.now() - lastLog > 5000) {
+        this.p.log.info('waiting for clients', { have: eligible.length, need, enough: k })
+        lastLog = Date.now()
+      }
+      await sleep(200, this.p.signal)
+    }
+  }
+
+  async runRound (): Promise<void> {
+    const { config, log, swarm, record, global } = this.p
+    const { job } = config
+    const signal = this.p.signal
+    const round = record.round + 1
+    const need = selectionSize(job)
+    const eligible = await this.waitForClients(need, job.task === 'distribute' ? need : job.clientsPerRound)
+    this.p.setState('round')
+    const selected = shuffleInPlace(eligible.map(c => c.clientId).sort(), createRng(job.seed * 7919 + round)).slice(0, need)
+    const startedAt = Date.now()
+    const blob = serializeModel({ jobId: job.id, round }, global.weights)
+    const sha256 = createHash('sha256').update(blob).digest('hex')
+    const registrar = this.p.registrar
+    const register = registrar != null ? registrar.register.bind(registrar) : undefined
+    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined, register) : undefined
+    this.modelBlob = blob
+    this.psEgressBytes = 0
+    // A distribution-only round waits for every selected client to hold the model.
+    const k = job.task === 'distribute' ? selected.length : job.clientsPerRound
+    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: global.layout, modelBytes: blob.byteLength, global: job.task === 'train' ? global.weights : undefined, maxNormRatio: config.server.maxUpdateNormRatio })
+    this.intake = intake
+    const deadline = startedAt + job.roundTimeoutS * 1000
+    const announcement: RoundAnnouncement = {
+      type: 'round', jobId: job.id, round, transfer: job.transfer, bytes: blob.byteLength, sha256, selected, deadline,
+      hyper: { localEpochs: job.localEpochs, batchSize: job.batchSize, learningRate: job.learningRate, mu: job.aggregation === 'fedprox' ? job.mu : 0 },
+      ...(seed != null ? { magnet: seed.magnet, serverPeerId: swarm.peerId, serverPort: swarm.port } : {})
+    }
+    this.announcement = announcement
+    log.info('round announced', { round, transfer: job.transfer, selected: selected.join(','), bytes: blob.byteLength, pieces: seed?.pieces, infoHash: seed?.infoHash })
+    const pubsub = this.p.node.services.pubsub
+    const publish = async (m: RoundAnnouncement | RoundEnd): Promise<void> => {
+      await pubsub.publish(roundsTopic(job.id), encodeRoundMessage(m)).catch((err: unknown) => { log.warn('publish failed', { reason: errorMessage(err) }) })
+    }
+    await publish(announcement)
+    this.notify(selected, announcement)
+    const announcedAt = Date.now()
+    // Re-announce while open: a client that (re)joined after the first announcement still gets the round.
+    const reannounce = setInterval(() => { void publish(announcement) }, 3000)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        intake.filled,
+        new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) }),
+        new Promise<void>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new BtpsError('ABORTED', 'server stopping')) }, { once: true }) })
+      ])
+    } finally {
+      clearInterval(reannounce)
+      clearTimeout(timer)
+      intake.close()
+    }
+    const what = job.task === 'distribute' ? 'clients holding the model' : 'updates'
+    const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
+    const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
+    await publish(end)
+    this.notify(selected, end)
+    const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
+    await swarm.remove(seed?.infoHash)
+    registrar?.forget(seed?.infoHash)
+    this.modelBlob = undefined
+    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason })
+    record.results.push(result)
+    record.round = round
+    this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
+    this.p.writer.scalars(roundScalars(result), round)
+    log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
+  }
+
+  /**
+   * Sends a round message straight to each of `clientIds` too. Gossip alone can lose a peer for good: gossipsub
+   * does not re-open an outbound stream that failed to open or closed, and drops what it would send there.
+   */
+  private notify (clientIds: string[], m: RoundAnnouncement | RoundEnd): void {
+    const node = this.p.node
+    const bytes = encodeRoundMessage(m)
+    for (const clientId of clientIds) {
+      const peer = this.p.registry.get(clientId)?.peerId
+      const conn = node.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')
+      if (conn == null) continue
+      void (async () => {
+        const stream = await withTimeout(this.p.signal, 5000, async signal => await conn.newStream(ROUND_PROTOCOL, { signal }))
+        await sendRoundNotice(framed(stream), bytes)
+        await stream.close()
+      })().catch((err: unknown) => { this.p.log.debug('round notice not delivered', { client: clientId, reason: errorMessage(err) }) })
+    }
+  }
+
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {
+    const { job } = this.p.config
+    const global = this.p.global
+    const reports = [...intake.reports.values()]
+    let aggregationS = intake.aggregationS
+    let status: RoundResult['status'] = 'failed'
+    if (job.task === 'distribute') {
+      status = intake.accepted.length > 0 ? 'distributed' : 'failed'
+    } else if (intake.accepted.length > 0) {
+      const t0 = performance.now()
+      global.weights = intake.average.result()
+      writeWeights(need(global.tf), need(global.model), global.weights)
+      aggregationS += (performance.now() - t0) / 1000
+      status = 'aggregated'
+    }
+    const round = intake.round
+    const evaluation = job.task === 'train' && round % job.testInterval === 0 ? await evaluate(need(global.tf), job.model, need(global.model), need(global.test)) : undefined
+    const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
+    const fromServer = reports.reduce((a, x) => a + x.bytesFromServer, 0)
+    return {
+      round,
+      transfer: job.transfer,
+      selected: r.selected,
+      accepted: [...intake.accepted],
+      status,
+      reason: r.reason,
+      modelBytes: r.modelBytes,
+      distributionS: Math.max(0, ...reports.map(x => x.downloadS)),
+      trainingS: Math.max(0, ...reports.map(x => x.computeS)),
+      aggregationS,
+      roundS: (Date.now() - r.startedAt) / 1000,
+      serverEgressBytes: r.egress,
+      serverIngressBytes: intake.ingressBytes,
+      peerShare: fromPeers + fromServer > 0 ? fromPeers / (fromPeers + fromServer) : 0,
+      peerBytes: fromPeers,
+      completionS: reports.filter(x => x.heldAt != null).map(x => ((x.heldAt ?? 0) - r.announcedAt) / 1000).sort((a, b) => a - b),
+      testAcc1: evaluation?.acc1,
+      testAcc5: evaluation?.acc5,
+      testLoss: evaluation?.loss,
+      startedAt: r.startedAt,
+      announcedAt: r.announcedAt,
+      finishedAt: Date.now()
+    }
+  }
+}
+
+function need<T> (v: T | undefined): T {
+  if (v == null) throw new BtpsError('NOT_STARTED', 'server is not started')
+  return v
+}
