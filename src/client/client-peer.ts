@@ -19,6 +19,7 @@ import type { Dataset } from '../training/mnist.js'
 import { partition } from '../training/partition.js'
 import { runRoundTask } from './round-task.js'
 import { ServerSession } from './server-session.js'
+import { UploadPeer } from '../upload/upload-peer.js'
 
 interface Task { round: number, controller: AbortController, done: Promise<void> }
 
@@ -44,6 +45,7 @@ export class ClientPeer {
   private model?: TF.Sequential
   private data?: Dataset
   private task?: Task
+  private uploads?: UploadPeer
   private lastRound = 0
   private controller = lifetimeController()
   private started = false
@@ -69,6 +71,8 @@ export class ClientPeer {
       await this.swarm.start()
       const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined })
       this.node = node
+      this.uploads = new UploadPeer({ log: this.log.child({ component: 'upload' }), node, signal: this.controller.signal }, { clientId: this.clientId, server: () => this.session?.serverPeer, idleMs: this.config.server.uploadStallS * 1000 })
+      await this.uploads.start()
       this.session = new ServerSession({
         config: this.config,
         clientId: this.clientId,
@@ -120,6 +124,10 @@ export class ClientPeer {
     if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
     this.lastRound = m.round
     this.task?.controller.abort()
+    const uploads = this.uploads!
+    // Shards may arrive from faster clients before this one even holds the model.
+    if (m.upload != null) uploads.begin({ jobId: m.jobId, round: m.round, ...m.upload })
+    else uploads.drop()
     const session = this.session!
     const { controller, release } = childController(this.controller.signal)
     const task: Task = { round: m.round, controller, done: Promise.resolve() }
@@ -135,7 +143,9 @@ export class ClientPeer {
       model: this.model,
       data: () => this.data,
       partitionIndex: () => this.partitionIndex,
-      setState: (state) => { this.setState(state) }
+      setState: (state) => { this.setState(state) },
+      uploads,
+      lifetime: this.controller.signal
     }, m, controller.signal)
       .catch((err: unknown) => {
         if (isCode(err, 'ABORTED') || controller.signal.aborted) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
@@ -150,6 +160,7 @@ export class ClientPeer {
     this.started = false
     this.controller.abort()
     this.session?.stop()
+    this.uploads?.drop()
     this.task?.controller.abort()
     await this.task?.done
     await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })

@@ -7,6 +7,10 @@ import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
+import type { NamedTensor } from '../model/serialize.js'
+import { syntheticUpdate } from '../model/synthetic.js'
+import { flatten } from '../aggregation/shards.js'
+import type { UploadPeer } from '../upload/upload-peer.js'
 import type { ControlNode } from '../net/node.js'
 import { framed } from '../net/frames.js'
 import { MODEL_PROTOCOL, fetchModel } from '../control/model.js'
@@ -35,6 +39,10 @@ export interface RoundTaskContext {
   data: () => Dataset | undefined
   partitionIndex: () => number
   setState: (state: ClientState) => void
+  /** this client's part in swarm uploads (shards it owns, shards it sends) */
+  uploads: UploadPeer
+  /** the client's whole life: an admitted contribution's shards still go out after the round ends at the server */
+  lifetime: AbortSignal
 }
 
 interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number }
@@ -70,7 +78,8 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
     const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers }
     const { header } = parseModelHeader(bytes)
     if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
-    if (ctx.config.job.task === 'distribute') await confirmHeld(ctx, ann, got, infoHash, signal)
+    const { job } = ctx.config
+    if (job.task === 'distribute' && job.syntheticUpdate !== 'yes') await confirmHeld(ctx, ann, got, infoHash, signal)
     else await trainAndUpdate(ctx, ann, bytes, got, infoHash, signal)
   } finally {
     await swarm.remove(infoHash)
@@ -109,28 +118,60 @@ function report (ctx: RoundTaskContext, got: Held, infoHash: string | undefined,
   }
 }
 
-async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
+interface Trained { tensors: NamedTensor[], samples: number, computeS: number, utility: number, meanLoss: number }
+
+/** Local training on this client's partition, from the round's model. */
+async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, global: NamedTensor[], signal: AbortSignal): Promise<Trained> {
   const { tf } = need(ctx.backend)
   const model = need(ctx.model)
+  writeWeights(tf, model, global)
+  const data = need(ctx.data())
+  const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global)
+  ctx.log.info('trained', { round: ann.round, samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
+  return { tensors: await readWeights(model), samples: result.samples, computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss }
+}
+
+/** Whole-round benchmarks: "trains" for job.compute_s, and the update is the model moved by a seeded small step. */
+async function synthesize (ctx: RoundTaskContext, ann: RoundAnnouncement, global: NamedTensor[], signal: AbortSignal): Promise<Trained> {
+  const t0 = performance.now()
+  await sleep(ctx.config.job.computeS * 1000, signal)
+  const seed = createHash('sha256').update(`${ctx.clientId}/${ann.round}`).digest().readUInt32LE(0)
+  return { tensors: syntheticUpdate(global, seed), samples: 1, computeS: (performance.now() - t0) / 1000, utility: 0, meanLoss: 0 }
+}
+
+async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
   const log = ctx.log.child({ round: ann.round })
   const global = parseModel(bytes)
-  writeWeights(tf, model, global.tensors)
   log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2) })
+  const globalFlat = ann.upload != null ? flatten(global.tensors) : undefined
+  if (globalFlat != null) ctx.uploads.hold(ann.round, globalFlat, locator(global.tensors))
   ctx.setState('training')
-  const data = need(ctx.data())
-  const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global.tensors)
-  log.info('trained', { samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
+  const trained = ctx.config.job.task === 'train' ? await train(ctx, ann, global.tensors, signal) : await synthesize(ctx, ann, global.tensors, signal)
   ctx.setState('uploading')
-  const update = serializeModel({ jobId: ann.jobId, round: ann.round }, await readWeights(model))
-  const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), UPDATE_PROTOCOL, { signal })
-  const answer = await sendUpdate(framed(stream), {
-    jobId: ann.jobId,
-    round: ann.round,
-    clientId: ctx.clientId,
-    samples: result.samples,
-    report: report(ctx, got, infoHash, { computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss })
-  }, update, signal)
-  await stream.close().catch(() => {})
-  if (answer.accepted) log.info('update accepted')
+  const rep = report(ctx, got, infoHash, { computeS: trained.computeS, utility: trained.utility, meanLoss: trained.meanLoss })
+  let answer
+  if (ann.upload != null && globalFlat != null) {
+    const declared = { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, report: rep, tensors: trained.tensors.map(t => ({ name: t.name, shape: t.shape, dtype: t.dtype })) }
+    // Once admitted, the shards go out even if the round ends at the server meanwhile: it is waiting for them.
+    answer = await ctx.uploads.contribute({ jobId: ann.jobId, round: ann.round, peers: ann.upload.peers }, flatten(trained.tensors), globalFlat, declared, ctx.lifetime)
+  } else {
+    const update = serializeModel({ jobId: ann.jobId, round: ann.round }, trained.tensors)
+    const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), UPDATE_PROTOCOL, { signal })
+    answer = await sendUpdate(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, samples: trained.samples, report: rep }, update, signal)
+    await stream.close().catch(() => {})
+  }
+  if (answer.accepted) log.info('update accepted', { upload: ann.upload != null ? 'swarm' : 'direct' })
   else log.warn('update refused', { reason: answer.reason })
+}
+
+/** Names a flat index of the model (`dense/kernel[12]`), for reasons an owner gives. */
+function locator (tensors: readonly NamedTensor[]): (flatIndex: number) => string {
+  const starts: number[] = []
+  let at = 0
+  for (const t of tensors) { starts.push(at); at += t.data.length }
+  return (i) => {
+    let k = starts.length - 1
+    while (k > 0 && starts[k] > i) k--
+    return `${tensors[k].name}[${i - starts[k]}]`
+  }
 }

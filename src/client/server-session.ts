@@ -97,7 +97,9 @@ export class ServerSession {
     this.serverPeer = conn.remotePeer
     this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
     const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
-    const res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend() }, signal)
+    // The port this node listens on: other clients send it shards there (`job.upload: swarm`).
+    const listenPort = Number(/\/tcp\/(\d+)/.exec(node.getMultiaddrs()[0]?.toString() ?? '')?.[1] ?? 0)
+    const res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
     await stream.close().catch(() => {})
     if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
     if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)

@@ -1,7 +1,9 @@
 import { readJson, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
-import { parseReport, parseUpdateAck } from '../net/messages.js'
-import type { ClientReport, UpdateAck } from '../net/messages.js'
+import { parseReport } from './report.js'
+import type { ClientReport } from './report.js'
+import { parseUpdateAck } from './update.js'
+import type { UpdateAck } from './update.js'
 import { hex, id, int, list, num, oneOf, record, str } from '../net/validate.js'
 import type { ShardCheck } from '../aggregation/shards.js'
 

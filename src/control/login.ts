@@ -8,13 +8,16 @@ import type { FramedStream } from '../net/frames.js'
  */
 export const LOGIN_PROTOCOL = '/bt-ps/login/1.0.0'
 
-export interface LoginRequest { clientId: string, backend: string }
+/** `listenPort`: where the client's libp2p node listens, so other clients can send it shards (`job.upload: swarm`). */
+export interface LoginRequest { clientId: string, backend: string, listenPort?: number }
 export interface LoginResponse { ok: true, jobId: string, partition: number, partitions: number, round: number }
 export interface LoginRefusal { ok: false, reason: string }
 
 export function parseLoginRequest (v: unknown): LoginRequest {
-  const m = record(v, 'login', ['clientId', 'backend'])
-  return { clientId: id(m.clientId, 'clientId'), backend: str(m.backend, 'backend', 64) }
+  const m = record(v, 'login', ['clientId', 'backend', 'listenPort'])
+  const req: LoginRequest = { clientId: id(m.clientId, 'clientId'), backend: str(m.backend, 'backend', 64) }
+  if (m.listenPort !== undefined) req.listenPort = int(m.listenPort, 'listenPort', 1, 65535)
+  return req
 }
 
 export function parseLoginResponse (v: unknown): LoginResponse | LoginRefusal {

@@ -2,6 +2,8 @@ import { InvalidInputError } from '../errors.js'
 import { hex, id, int, json, list, num, oneOf, record, str } from '../net/validate.js'
 import { encodeMessage } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
+import { parseUploadPlan } from '../upload/round-peers.js'
+import type { UploadPlan } from '../upload/round-peers.js'
 
 /**
  * Round messages: the server's signed announcement of a round and its end, published on the job's rounds topic and
@@ -26,6 +28,8 @@ export interface RoundAnnouncement {
   selected: string[]
   deadline: number
   hyper: Hyper
+  /** Set with `job.upload: swarm`: how the update is cut and who owns each shard (the selected clients, in order). */
+  upload?: UploadPlan
 }
 export interface RoundEnd { type: 'round-end', jobId: string, round: number, accepted: string[], reason: string }
 export type RoundMessage = RoundAnnouncement | RoundEnd
@@ -49,7 +53,7 @@ export function parseRoundMessage (bytes: Uint8Array): RoundMessage {
     const e = record(m, 'round-end', ['type', 'jobId', 'round', 'accepted', 'reason'])
     return { type, jobId: id(e.jobId, 'jobId'), round: int(e.round, 'round'), accepted: list(e.accepted, 'accepted', MAX_SELECTED, id), reason: str(e.reason, 'reason') }
   }
-  const a = record(m, 'round', ['type', 'jobId', 'round', 'transfer', 'bytes', 'sha256', 'magnet', 'serverPeerId', 'serverPort', 'selected', 'deadline', 'hyper'])
+  const a = record(m, 'round', ['type', 'jobId', 'round', 'transfer', 'bytes', 'sha256', 'magnet', 'serverPeerId', 'serverPort', 'selected', 'deadline', 'hyper', 'upload'])
   const transfer = oneOf(a.transfer, 'transfer', ['bt', 'ps'] as const)
   const out: RoundAnnouncement = {
     type,
@@ -61,6 +65,11 @@ export function parseRoundMessage (bytes: Uint8Array): RoundMessage {
     selected: list(a.selected, 'selected', MAX_SELECTED, id),
     deadline: int(a.deadline, 'deadline'),
     hyper: parseHyper(a.hyper, 'hyper')
+  }
+  if (a.upload !== undefined) {
+    const plan = parseUploadPlan(a.upload)
+    if (plan.peers.map(p => p.clientId).join(',') !== out.selected.join(',')) throw new InvalidInputError('MESSAGE_INVALID', 'upload.peers', 'must name the selected clients, in order')
+    out.upload = plan
   }
   if (transfer === 'bt') {
     const magnet = str(a.magnet, 'magnet', 4096)

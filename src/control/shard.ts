@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js'
 import { withTimeout } from '../abort.js'
-import { readJson, writeBytes, writeJson } from '../net/frames.js'
+import { readJson, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 import { id, int, record, str } from '../net/validate.js'
 
@@ -48,7 +48,7 @@ const bytesOf = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byte
 export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, signal?: AbortSignal): Promise<ShardAck> {
   await writeJson(lp, header, signal)
   const ack = lp.read({ signal }).then(frame => parseShardAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-  await Promise.race([writeBytes(lp, bytesOf(values), signal), ack.then(() => {})])
+  await Promise.race([writeValues(lp, values, signal), ack.then(() => {})])
   return await ack
 }
 
@@ -65,7 +65,19 @@ export async function fetchShard (lp: FramedStream, req: ShardFetchRequest, into
 export async function answerShardFetch (lp: FramedStream, values: Float32Array | string, signal?: AbortSignal): Promise<void> {
   if (typeof values === 'string') { await writeJson(lp, { ok: false, reason: values }, signal); return }
   await writeJson(lp, { ok: true, elements: values.length }, signal)
-  await writeBytes(lp, bytesOf(values), signal)
+  await writeValues(lp, values, signal)
+}
+
+/**
+ * Shard data in 64 KiB frames: a receiver gives up on a frame that takes longer than its stall time, and a shard
+ * shares its links with many others (an owner receives from every contributor at once).
+ */
+const SHARD_FRAME_BYTES = 64 * 1024
+
+async function writeValues (lp: FramedStream, values: Float32Array, signal?: AbortSignal): Promise<void> {
+  const bytes = bytesOf(values)
+  for (let off = 0; off < bytes.byteLength; off += SHARD_FRAME_BYTES) await lp.write(bytes.subarray(off, Math.min(off + SHARD_FRAME_BYTES, bytes.byteLength)), { signal })
+  await lp.write(new Uint8Array(0), { signal })
 }
 
 /**

@@ -43,9 +43,9 @@ export async function readUpdateHeader (lp: FramedStream, signal?: AbortSignal):
   return parseUpdateHeader(await readJson(lp, 'update', signal))
 }
 
-/** Server side: reads the update's data frames into `into`, never beyond `maxBytes`. */
-export async function readUpdate (lp: FramedStream, maxBytes: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array> {
-  return await readBytes(lp, maxBytes, 'update.model', signal, into)
+/** Server side: reads the update's data frames into `into`, never beyond `maxBytes`; `onFrame` counts progress. */
+export async function readUpdate (lp: FramedStream, maxBytes: number, signal?: AbortSignal, into?: Uint8Array, onFrame?: (bytes: number) => void): Promise<Uint8Array> {
+  return await readBytes(lp, maxBytes, 'update.model', signal, into, onFrame)
 }
 
 /** Server side: the ack, also for a refusal on the header alone. */

@@ -72,7 +72,7 @@ export async function writeBytes (lp: FramedStream, bytes: Uint8Array, signal?: 
 }
 
 /** Reads data frames into `into` (or a growing buffer) until the empty end frame; never beyond `maxBytes`. */
-export async function readBytes (lp: FramedStream, maxBytes: number, field: string, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array> {
+export async function readBytes (lp: FramedStream, maxBytes: number, field: string, signal?: AbortSignal, into?: Uint8Array, onFrame?: (bytes: number) => void): Promise<Uint8Array> {
   const target = into ?? new Uint8Array(maxBytes)
   let length = 0
   for (;;) {
@@ -80,6 +80,7 @@ export async function readBytes (lp: FramedStream, maxBytes: number, field: stri
     if (frame.byteLength === 0) break
     if (length + frame.byteLength > Math.min(maxBytes, target.byteLength)) throw new InvalidInputError('MESSAGE_TOO_LARGE', field, `exceeds ${maxBytes} bytes`)
     for (const chunk of frame) { target.set(chunk, length); length += chunk.byteLength }
+    onFrame?.(frame.byteLength)
   }
   return target.subarray(0, length)
 }

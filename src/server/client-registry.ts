@@ -3,6 +3,8 @@ import type { ClientState } from '../control/status.js'
 export interface ClientEntry {
   clientId: string
   peerId: string
+  /** where other clients dial it (swarm upload): its observed address with its listening port, if it told one */
+  addr?: string
   partition: number
   backend: string
   state: ClientState
@@ -27,17 +29,17 @@ export class ClientRegistry {
   }
 
   /** Registers a login; a returning client id keeps its partition. Returns undefined when every partition is taken. */
-  login (clientId: string, peerId: string, backend: string, now = Date.now()): ClientEntry | undefined {
+  login (clientId: string, peerId: string, backend: string, addr?: string, now = Date.now()): ClientEntry | undefined {
     const known = this.clients.get(clientId)
     if (known != null) {
-      Object.assign(known, { peerId, backend, lastSeen: now, online: true, state: 'idle' })
+      Object.assign(known, { peerId, addr, backend, lastSeen: now, online: true, state: 'idle' })
       return known
     }
     const used = new Set([...this.clients.values()].map(c => c.partition))
     let partition = 0
     while (used.has(partition)) partition++
     if (partition >= this.partitions) return undefined
-    const entry: ClientEntry = { clientId, peerId, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true, rejected: 0, excluded: false }
+    const entry: ClientEntry = { clientId, peerId, addr, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true, rejected: 0, excluded: false }
     this.clients.set(clientId, entry)
     return entry
   }

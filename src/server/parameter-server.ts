@@ -37,6 +37,9 @@ import { handleModel } from './handlers/model.js'
 import { handleReceipt } from './handlers/receipt.js'
 import { handleHeartbeatGossip, handleStatus } from './handlers/status.js'
 import { handleUpdate } from './handlers/update.js'
+import { handleContribution } from './handlers/contribution.js'
+import { CONTRIBUTION_PROTOCOL } from '../control/contribution.js'
+import { partitionSizes } from './partition-sizes.js'
 
 export type { ServerState } from './round-runner.js'
 
@@ -183,11 +186,16 @@ export class ParameterServer {
     const intake = (): RoundRunner['intake'] => runner.intake
     const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal }
     const model = { registry, round: () => ({ intake: runner.intake, blob: runner.modelBlob }), countEgress: (n: number) => { runner.countEgress(n) }, limiter: this.uploadLimiter, signal }
-    const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, log, signal }
+    const sizes = partitionSizes(this.config.job)
+    const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1
+    const stall = { stallMs: this.config.server.uploadStallS * 1000, minBytesPerS: this.config.server.minUploadKbps * 1000 }
+    const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, log, signal }
+    const contribution = { registry, intake, shards: () => runner.announcement?.upload?.peers.length ?? 0, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, log, signal }
     await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await handleLogin(login, s, c) }))
     await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await handleModel(model, s, c) }))
     await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, signal }, s, c) }), { maxInboundStreams: 256 })
     await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await handleUpdate(update, s, c) }), { maxInboundStreams: 256 })
+    await node.handle(CONTRIBUTION_PROTOCOL, guard('contribution', async (s, c) => { await handleContribution(contribution, s, c) }), { maxInboundStreams: 256 })
     await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal }, s, c) }))
   }
 

@@ -22,6 +22,12 @@ import type { CheckpointStore } from './checkpoint.js'
 import type { ClientRegistry } from './client-registry.js'
 import type { RoundResult } from './round-result.js'
 import { UpdateIntake } from './update-intake.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { FramedStream } from '../net/frames.js'
+import { elementCount, flatten, shardRanges, unflatten } from '../aggregation/shards.js'
+import { gatherAggregate } from '../upload/shard-gather.js'
+import type { GatherResult } from '../upload/shard-gather.js'
+import type { UploadPlan } from '../upload/round-peers.js'
 import { roundScalars } from './scalars.js'
 import type { TorrentRegistrar } from './torrent-registrar.js'
 
@@ -121,18 +127,20 @@ export class RoundRunner {
     const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined, register) : undefined
     this.modelBlob = blob
     this.psEgressBytes = 0
-    // A distribution-only round waits for every selected client to hold the model.
+    // A distribution-only round waits for every selected client to hold the model (or send its synthetic update).
     const k = job.task === 'distribute' ? selected.length : job.clientsPerRound
-    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: global.layout, modelBytes: blob.byteLength, global: job.task === 'train' ? global.weights : undefined, maxNormRatio: config.server.maxUpdateNormRatio })
+    const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: global.layout, modelBytes: blob.byteLength, global: this.aggregates() ? global.weights : undefined, maxNormRatio: config.server.maxUpdateNormRatio })
+    const upload = job.upload === 'swarm' && this.aggregates() ? this.uploadPlan(selected) : undefined
     this.intake = intake
     const deadline = startedAt + job.roundTimeoutS * 1000
     const announcement: RoundAnnouncement = {
       type: 'round', jobId: job.id, round, transfer: job.transfer, bytes: blob.byteLength, sha256, selected, deadline,
       hyper: { localEpochs: job.localEpochs, batchSize: job.batchSize, learningRate: job.learningRate, mu: job.aggregation === 'fedprox' ? job.mu : 0 },
-      ...(seed != null ? { magnet: seed.magnet, serverPeerId: swarm.peerId, serverPort: swarm.port } : {})
+      ...(seed != null ? { magnet: seed.magnet, serverPeerId: swarm.peerId, serverPort: swarm.port } : {}),
+      ...(upload != null ? { upload } : {})
     }
     this.announcement = announcement
-    log.info('round announced', { round, transfer: job.transfer, selected: selected.join(','), bytes: blob.byteLength, pieces: seed?.pieces, infoHash: seed?.infoHash })
+    log.info('round announced', { round, transfer: job.transfer, upload: upload != null ? 'swarm' : 'direct', selected: selected.join(','), bytes: blob.byteLength, pieces: seed?.pieces, infoHash: seed?.infoHash })
     const pubsub = this.p.node.services.pubsub
     const publish = async (m: RoundAnnouncement | RoundEnd): Promise<void> => {
       await pubsub.publish(roundsTopic(job.id), encodeRoundMessage(m)).catch((err: unknown) => { log.warn('publish failed', { reason: errorMessage(err) }) })
@@ -154,7 +162,7 @@ export class RoundRunner {
       clearTimeout(timer)
       intake.close()
     }
-    const what = job.task === 'distribute' ? 'clients holding the model' : 'updates'
+    const what = this.aggregates() ? 'updates' : 'clients holding the model'
     const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
     const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
     await publish(end)
@@ -163,7 +171,7 @@ export class RoundRunner {
     await swarm.remove(seed?.infoHash)
     registrar?.forget(seed?.infoHash)
     this.modelBlob = undefined
-    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason })
+    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload })
     record.results.push(result)
     record.round = round
     this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
@@ -190,21 +198,77 @@ export class RoundRunner {
     }
   }
 
-  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string }): Promise<RoundResult> {
+  /** Swarm upload: the committed contributors' mean, from the shards' owners (or the contributors when an owner fails). */
+  private async gather (intake: UpdateIntake, plan: UploadPlan): Promise<GatherResult> {
+    const { node, log, config, registry, global } = this.p
+    const open = async (peerId: string, protocol: string, signal: AbortSignal): Promise<FramedStream> => {
+      const conn = node.getConnections().find(c => c.remotePeer.toString() === peerId && c.status === 'open')
+      if (conn != null) return framed(await conn.newStream(protocol, { signal }))
+      const addr = plan.peers.find(p => p.peerId === peerId)?.addr
+      if (addr == null) throw new BtpsError('UNREACHABLE', `no address for peer ${peerId}`)
+      return framed(await node.dialProtocol(multiaddr(addr), protocol, { signal }))
+    }
+    const ranges = shardRanges(plan.elements, plan.peers.length)
+    const result = await gatherAggregate({ open, log, signal: this.p.signal }, { jobId: config.job.id, round: intake.round, ranges, owners: plan.peers, committed: intake.contributions, global: flatten(global.weights), waitMs: config.server.uploadStallS * 1000 })
+    // Shards that broke a rule count against their sender as invalid direct updates do.
+    for (const d of result.dropped) {
+      if (d.kind !== 'invalid') continue
+      log.warn('update rejected', { client: d.clientId, round: intake.round, reason: d.reason })
+      if (registry.rejectedUpdate(d.clientId, config.server.maxRejectedUpdates)) log.warn('client excluded: repeated invalid updates', { client: d.clientId, rejected: registry.get(d.clientId)?.rejected })
+    }
+    log.info('aggregate gathered', { round: intake.round, contributors: result.contributors.join(','), ingressMB: (result.ingressBytes / 1e6).toFixed(2), ownersBypassed: result.fallbacks })
+    return result
+  }
+
+  /** Whether rounds bring updates back (training, or distribution benchmarks with synthetic updates). */
+  private aggregates (): boolean {
+    const { job } = this.p.config
+    return job.task === 'train' || job.syntheticUpdate === 'yes'
+  }
+
+  /** Swarm upload: shard s belongs to the s-th selected client, dialled where it told the server it listens. */
+  private uploadPlan (selected: string[]): UploadPlan {
+    const peers = selected.map(clientId => {
+      const c = need(this.p.registry.get(clientId))
+      return { clientId, peerId: c.peerId, ...(c.addr != null ? { addr: c.addr } : {}) }
+    })
+    return { elements: elementCount(this.p.global.layout), peers }
+  }
+
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan }): Promise<RoundResult> {
     const { job } = this.p.config
     const global = this.p.global
-    const reports = [...intake.reports.values()]
     let aggregationS = intake.aggregationS
     let status: RoundResult['status'] = 'failed'
-    if (job.task === 'distribute') {
+    let accepted = [...intake.accepted]
+    let ingress = intake.ingressBytes
+    let dropped: string[] | undefined
+    if (!this.aggregates()) {
       status = intake.accepted.length > 0 ? 'distributed' : 'failed'
     } else if (intake.accepted.length > 0) {
       const t0 = performance.now()
-      global.weights = intake.average.result()
-      writeWeights(need(global.tf), need(global.model), global.weights)
+      try {
+        if (r.upload != null) {
+          const gathered = await this.gather(intake, r.upload)
+          accepted = gathered.contributors
+          ingress += gathered.ingressBytes
+          dropped = gathered.dropped.map(d => `${d.clientId} (${d.kind}: ${d.reason})`)
+          global.weights = unflatten(gathered.mean, global.layout)
+        } else {
+          global.weights = intake.average.result()
+        }
+        if (global.tf != null && global.model != null) writeWeights(global.tf, global.model, global.weights)
+        status = 'aggregated'
+      } catch (err) {
+        if (this.p.signal.aborted) throw err
+        this.p.log.error('aggregation failed; the global model is unchanged', { round: intake.round, reason: errorMessage(err) })
+        accepted = []
+        dropped = [errorMessage(err)]
+      }
       aggregationS += (performance.now() - t0) / 1000
-      status = 'aggregated'
     }
+    const aggregatedAt = Date.now()
+    const reports = accepted.flatMap(id => intake.reports.get(id) ?? [])
     const round = intake.round
     const evaluation = job.task === 'train' && round % job.testInterval === 0 ? await evaluate(need(global.tf), job.model, need(global.model), need(global.test)) : undefined
     const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
@@ -213,7 +277,8 @@ export class RoundRunner {
       round,
       transfer: job.transfer,
       selected: r.selected,
-      accepted: [...intake.accepted],
+      upload: r.upload != null ? 'swarm' : 'direct',
+      accepted,
       status,
       reason: r.reason,
       modelBytes: r.modelBytes,
@@ -222,7 +287,9 @@ export class RoundRunner {
       aggregationS,
       roundS: (Date.now() - r.startedAt) / 1000,
       serverEgressBytes: r.egress,
-      serverIngressBytes: intake.ingressBytes,
+      serverIngressBytes: ingress,
+      ...(intake.firstUpdateAt != null && status === 'aggregated' ? { uploadS: (aggregatedAt - intake.firstUpdateAt) / 1000 } : {}),
+      ...(dropped != null && dropped.length > 0 ? { dropped } : {}),
       peerShare: fromPeers + fromServer > 0 ? fromPeers / (fromPeers + fromServer) : 0,
       peerBytes: fromPeers,
       completionS: reports.filter(x => x.heldAt != null).map(x => ((x.heldAt ?? 0) - r.announcedAt) / 1000).sort((a, b) => a - b),

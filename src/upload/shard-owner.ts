@@ -7,8 +7,11 @@ import { writeReduceMessage } from '../control/reduce.js'
 import type { ReduceRequest, Rejected } from '../control/reduce.js'
 import type { FramedStream } from '../net/frames.js'
 
-/** Values reduced and sent per data frame: the server gets the mean while the rest of the shard still streams in. */
-const CHUNK_VALUES = 256 * 1024
+/**
+ * Values reduced and sent per data frame (64 KiB): the server gets the mean while the rest of the shard still streams
+ * in, and a frame arrives within the stall time even when many owners share the server's link.
+ */
+const CHUNK_VALUES = 16 * 1024
 
 interface Held {
   values: Float32Array

@@ -11,7 +11,7 @@ import { REDUCE_PROTOCOL, parseReduceRequest } from '../control/reduce.js'
 import { SHARD_FETCH_PROTOCOL, SHARD_PROTOCOL, answerShardFetch, parseShardFetchRequest, parseShardHeader, sendShard } from '../control/shard.js'
 import { framed, readJson, writeJson } from '../net/frames.js'
 import type { ControlNode } from '../net/node.js'
-import type { UpdateAck } from '../net/messages.js'
+import type { UpdateAck } from '../control/update.js'
 import type { RoundPeer } from './round-peers.js'
 import { ShardOwner } from './shard-owner.js'
 
@@ -95,7 +95,9 @@ export class UploadPeer {
     const sent = await Promise.allSettled(round.peers.map(async (owner, shard) => {
       const values = update.subarray(s.ranges[shard].start, s.ranges[shard].end)
       if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
-      const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(multiaddr(owner.addr), SHARD_PROTOCOL, { signal: sig }))
+      if (owner.addr == null) throw new Error('it gave no address')
+      const addr = multiaddr(owner.addr)
+      const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
       const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, signal)
       await stream.close().catch(() => {})
       if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)

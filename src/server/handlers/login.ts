@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
 import { answerLogin, readLoginRequest } from '../../control/login.js'
 import type { ClientRegistry } from '../client-registry.js'
+import { dialAddress } from '../../upload/round-peers.js'
 
 export interface LoginContext {
   registry: ClientRegistry
@@ -17,7 +18,9 @@ export interface LoginContext {
 export async function handleLogin (ctx: LoginContext, stream: Stream, conn: Connection): Promise<void> {
   const lp = framed(stream)
   const req = await readLoginRequest(lp, ctx.signal)
-  const entry = ctx.registry.login(req.clientId, conn.remotePeer.toString(), req.backend)
+  const peerId = conn.remotePeer.toString()
+  const addr = req.listenPort != null ? dialAddress(conn.remoteAddr.toString(), req.listenPort, peerId) : undefined
+  const entry = ctx.registry.login(req.clientId, peerId, req.backend, addr)
   if (entry == null) {
     await answerLogin(lp, { ok: false, reason: `all ${ctx.job.clients} partitions of job ${ctx.job.id} are taken` })
   } else {

@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { InvalidInputError, errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
+import { transferGuard } from '../../net/transfer-guard.js'
 import { answerUpdate, readUpdate, readUpdateHeader } from '../../control/update.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
@@ -12,6 +13,10 @@ export interface UpdateContext {
   intake: () => UpdateIntake | undefined
   /** invalid updates after which a client is excluded (0: never) */
   maxRejectedUpdates: number
+  /** a client's weight in the aggregate: its partition's sample count, never what it declares */
+  weight: (clientId: string) => number
+  /** when an update's bytes count as stalled */
+  stall: { stallMs: number, minBytesPerS: number }
   log: Logger
   signal: AbortSignal
 }
@@ -33,7 +38,16 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
     return
   }
   try {
-    await intake.take(header, async (staging) => await readUpdate(lp, intake.maxUpdateBytes, ctx.signal, staging))
+    await intake.take(header, ctx.weight(header.clientId), async (staging, roundOver) => {
+      const guard = transferGuard([ctx.signal, roundOver], { ...ctx.stall, what: `update from ${header.clientId}` })
+      try {
+        return await readUpdate(lp, intake.maxUpdateBytes, guard.signal, staging, guard.count)
+      } catch (err) {
+        throw guard.signal.aborted ? guard.signal.reason : err
+      } finally {
+        guard.release()
+      }
+    })
   } catch (err) {
     log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
     // Invalid content counts against the client; a broken stream or a closed round does not.
