@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
-import { tensorSize } from '../model/serialize.js'
+import { parseModel, parseModelHeader, tensorSize } from '../model/serialize.js'
 
 /**
  * The model's values as one flat float32 vector, cut into contiguous shards on element boundaries: the unit a
@@ -20,6 +20,19 @@ export function flatten (tensors: readonly NamedTensor[]): Float32Array {
   let at = 0
   for (const t of tensors) { out.set(t.data, at); at += t.data.length }
   return out
+}
+
+/**
+ * The values of a serialized model (all float32), flat: a view of the file when its tensors lie end to end (no
+ * alignment padding between them, as in every model bt-ps builds), else a copy.
+ */
+export function modelValues (bytes: Uint8Array): Float32Array {
+  const { header, dataStart } = parseModelHeader(bytes)
+  const total = header.tensors.reduce((n, e) => n + e.byteLength, 0)
+  const contiguous = header.tensors.every((e, i) => e.dtype === 'float32' && (i === 0 || e.offset === header.tensors[i - 1].offset + header.tensors[i - 1].byteLength))
+  const start = bytes.byteOffset + dataStart
+  if (contiguous && start % 4 === 0) return new Float32Array(bytes.buffer, start, total / 4)
+  return flatten(parseModel(bytes).tensors)
 }
 
 /** Cuts a flat vector back into tensors shaped like `layout` (views, no copy). */

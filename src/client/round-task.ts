@@ -7,9 +7,9 @@ import type { Logger } from '../logger.js'
 import { sleep } from '../abort.js'
 import { readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
-import type { NamedTensor } from '../model/serialize.js'
+import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import { syntheticUpdate } from '../model/synthetic.js'
-import { flatten } from '../aggregation/shards.js'
+import { flatten, modelValues, unflatten } from '../aggregation/shards.js'
 import type { UploadPeer } from '../upload/upload-peer.js'
 import type { ControlNode } from '../net/node.js'
 import { framed } from '../net/frames.js'
@@ -118,10 +118,11 @@ function report (ctx: RoundTaskContext, got: Held, infoHash: string | undefined,
   }
 }
 
-interface Trained { tensors: NamedTensor[], samples: number, computeS: number, utility: number, meanLoss: number }
+interface Trained { tensors: NamedTensor[], flat?: Float32Array, samples: number, computeS: number, utility: number, meanLoss: number }
 
 /** Local training on this client's partition, from the round's model. */
-async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, global: NamedTensor[], signal: AbortSignal): Promise<Trained> {
+async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, signal: AbortSignal): Promise<Trained> {
+  const global = parseModel(bytes).tensors
   const { tf } = need(ctx.backend)
   const model = need(ctx.model)
   writeWeights(tf, model, global)
@@ -132,28 +133,30 @@ async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, global: Nam
 }
 
 /** Whole-round benchmarks: "trains" for job.compute_s, and the update is the model moved by a seeded small step. */
-async function synthesize (ctx: RoundTaskContext, ann: RoundAnnouncement, global: NamedTensor[], signal: AbortSignal): Promise<Trained> {
+async function synthesize (ctx: RoundTaskContext, ann: RoundAnnouncement, layout: readonly TensorEntry[], global: Float32Array, signal: AbortSignal): Promise<Trained> {
   const t0 = performance.now()
-  await sleep(ctx.config.job.computeS * 1000, signal)
   const seed = createHash('sha256').update(`${ctx.clientId}/${ann.round}`).digest().readUInt32LE(0)
-  return { tensors: syntheticUpdate(global, seed), samples: 1, computeS: (performance.now() - t0) / 1000, utility: 0, meanLoss: 0 }
+  const flat = syntheticUpdate(global, seed)
+  // Making the update is part of the compute time, not added to it.
+  await sleep(Math.max(0, ctx.config.job.computeS * 1000 - (performance.now() - t0)), signal)
+  return { tensors: unflatten(flat, layout), flat, samples: 1, computeS: (performance.now() - t0) / 1000, utility: 0, meanLoss: 0 }
 }
 
 async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
   const log = ctx.log.child({ round: ann.round })
-  const global = parseModel(bytes)
   log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2) })
-  const globalFlat = ann.upload != null ? flatten(global.tensors) : undefined
-  if (globalFlat != null) ctx.uploads.hold(ann.round, globalFlat, locator(global.tensors))
+  const { header } = parseModelHeader(bytes)
+  const globalFlat = modelValues(bytes)
+  if (ann.upload != null) ctx.uploads.hold(ann.round, globalFlat, locator(header.tensors))
   ctx.setState('training')
-  const trained = ctx.config.job.task === 'train' ? await train(ctx, ann, global.tensors, signal) : await synthesize(ctx, ann, global.tensors, signal)
+  const trained = ctx.config.job.task === 'train' ? await train(ctx, ann, bytes, signal) : await synthesize(ctx, ann, header.tensors, globalFlat, signal)
   ctx.setState('uploading')
   const rep = report(ctx, got, infoHash, { computeS: trained.computeS, utility: trained.utility, meanLoss: trained.meanLoss })
   let answer
-  if (ann.upload != null && globalFlat != null) {
+  if (ann.upload != null) {
     const declared = { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, report: rep, tensors: trained.tensors.map(t => ({ name: t.name, shape: t.shape, dtype: t.dtype })) }
     // Once admitted, the shards go out even if the round ends at the server meanwhile: it is waiting for them.
-    answer = await ctx.uploads.contribute({ jobId: ann.jobId, round: ann.round, peers: ann.upload.peers }, flatten(trained.tensors), globalFlat, declared, ctx.lifetime)
+    answer = await ctx.uploads.contribute({ jobId: ann.jobId, round: ann.round, peers: ann.upload.peers }, trained.flat ?? flatten(trained.tensors), globalFlat, declared, ctx.lifetime)
   } else {
     const update = serializeModel({ jobId: ann.jobId, round: ann.round }, trained.tensors)
     const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), UPDATE_PROTOCOL, { signal })
@@ -165,10 +168,10 @@ async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, by
 }
 
 /** Names a flat index of the model (`dense/kernel[12]`), for reasons an owner gives. */
-function locator (tensors: readonly NamedTensor[]): (flatIndex: number) => string {
+function locator (tensors: readonly TensorEntry[]): (flatIndex: number) => string {
   const starts: number[] = []
   let at = 0
-  for (const t of tensors) { starts.push(at); at += t.data.length }
+  for (const t of tensors) { starts.push(at); at += t.byteLength / 4 }
   return (i) => {
     let k = starts.length - 1
     while (k > 0 && starts[k] > i) k--

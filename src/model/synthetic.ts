@@ -21,10 +21,12 @@ export function syntheticModel (mb: number, seed: number): NamedTensor[] {
 }
 
 /**
- * A stand-in for a trained update in whole-round benchmarks: the global model moved by a small seeded step
- * (|δ| ≤ 0.01), so it is the model's size, differs per client and stays well inside the norm bound.
+ * A stand-in for a trained update in whole-round benchmarks: the global model's values (flat) moved by a small seeded
+ * step (|δ| ≤ 0.01), so it is the model's size, differs per client and stays well inside the norm bound.
  */
-export function syntheticUpdate (global: readonly NamedTensor[], seed: number): NamedTensor[] {
+export function syntheticUpdate (global: Float32Array, seed: number): Float32Array {
   const rng = createRng(seed)
-  return global.map(t => ({ ...t, shape: [...t.shape], data: Float32Array.from(t.data, x => x + (rng() * 2 - 1) * 0.01) }))
+  const out = new Float32Array(global.length)
+  for (let i = 0; i < out.length; i++) out[i] = global[i] + (rng() * 2 - 1) * 0.01
+  return out
 }

@@ -87,11 +87,13 @@ export class UploadPeer {
     s.update = update
     const server = this.server()
     if (server == null) return { accepted: false, reason: 'not logged in' }
-    const lp = framed(await this.node.dialProtocol(server, CONTRIBUTION_PROTOCOL, { signal }))
-    const ack = await sendContribution(lp, { ...declared, shards: shardChecks(update, global, s.ranges) }, signal)
-    await lp.unwrap().close().catch(() => {})
-    if (!ack.accepted) return ack
     const t0 = performance.now()
+    const shards = shardChecks(update, global, s.ranges)
+    const lp = framed(await this.node.dialProtocol(server, CONTRIBUTION_PROTOCOL, { signal }))
+    const ack = await sendContribution(lp, { ...declared, shards }, signal)
+    await lp.unwrap().close().catch(() => {})
+    this.log.info('contribution declared', { round: round.round, accepted: ack.accepted, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
+    if (!ack.accepted) return ack
     const sent = await Promise.allSettled(round.peers.map(async (owner, shard) => {
       const values = update.subarray(s.ranges[shard].start, s.ranges[shard].end)
       if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
