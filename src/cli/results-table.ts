@@ -6,12 +6,12 @@ const fix = (v: number | undefined, d: number): string => v === undefined ? '-' 
 /** The per-round table `bt-ps up` and `bt-ps round --wait` end with. */
 export function resultsTable (results: readonly RoundResult[]): string {
   return renderTable(
-    ['round', 'mode', 'updates', 'test acc', 'top-5', 'loss', 'distrib s', 'train s', 'aggr s', 'round s', 'server sent', 'model', 'from peers'],
+    ['round', 'mode', 'upload', 'updates', 'test acc', 'top-5', 'loss', 'distrib s', 'train s', 'upload s', 'aggr s', 'round s', 'server sent', 'server recv', 'model', 'from peers'],
     results.map(r => [
-      r.round, r.transfer, `${r.accepted.length}/${r.selected.length}`,
+      r.round, r.transfer, r.upload ?? 'direct', `${r.accepted.length}/${r.selected.length}`,
       fix(r.testAcc1, 4), fix(r.testAcc5, 4), fix(r.testLoss, 4),
-      fix(r.distributionS, 2), fix(r.trainingS, 2), fix(r.aggregationS, 3), fix(r.roundS, 2),
-      formatBytes(r.serverEgressBytes), formatBytes(r.modelBytes), `${(r.peerShare * 100).toFixed(1)}%`
+      fix(r.distributionS, 2), fix(r.trainingS, 2), fix(r.uploadS, 2), fix(r.aggregationS, 3), fix(r.roundS, 2),
+      formatBytes(r.serverEgressBytes), formatBytes(r.serverIngressBytes), formatBytes(r.modelBytes), `${(r.peerShare * 100).toFixed(1)}%`
     ])
   )
 }

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js'
-import { withTimeout } from '../abort.js'
+import { childController, withTimeout } from '../abort.js'
 import { readJson, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 import { id, int, record, str } from '../net/validate.js'
@@ -44,12 +44,25 @@ export function parseShardAck (v: unknown): ShardAck {
 
 const bytesOf = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
 
-/** Contributor side: the header, the values, then the owner's answer (which may come early, as a refusal). */
-export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, signal?: AbortSignal): Promise<ShardAck> {
-  await writeJson(lp, header, signal)
-  const ack = lp.read({ signal }).then(frame => parseShardAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-  await Promise.race([writeValues(lp, values, signal), ack.then(() => {})])
-  return await ack
+/**
+ * Contributor side: the header, the values, then the owner's answer (which may come early, as a refusal). Every
+ * frame must leave within `idleMs`: an owner that stopped reading does not hold the sender.
+ */
+export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, opts: { signal: AbortSignal, idleMs: number }): Promise<ShardAck> {
+  await writeJson(lp, header, opts.signal)
+  const { controller, release } = childController(opts.signal)
+  const ack = lp.read({ signal: controller.signal }).then(frame => parseShardAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
+  ack.catch(() => {})
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([writeValues(lp, values, opts), ack.then(() => {})])
+    // All sent: the owner answers once it has checked the last frame.
+    timer = setTimeout(() => { controller.abort(new DOMException(`no answer within ${opts.idleMs} ms`, 'TimeoutError')) }, opts.idleMs)
+    return await ack
+  } finally {
+    clearTimeout(timer)
+    release()
+  }
 }
 
 /** Server side of a fetch: asks for shard `shard` and reads its values into `into` (exactly its length). */
@@ -65,7 +78,7 @@ export async function fetchShard (lp: FramedStream, req: ShardFetchRequest, into
 export async function answerShardFetch (lp: FramedStream, values: Float32Array | string, signal?: AbortSignal): Promise<void> {
   if (typeof values === 'string') { await writeJson(lp, { ok: false, reason: values }, signal); return }
   await writeJson(lp, { ok: true, elements: values.length }, signal)
-  await writeValues(lp, values, signal)
+  await writeValues(lp, values, { signal: signal ?? new AbortController().signal })
 }
 
 /**
@@ -74,10 +87,14 @@ export async function answerShardFetch (lp: FramedStream, values: Float32Array |
  */
 const SHARD_FRAME_BYTES = 64 * 1024
 
-async function writeValues (lp: FramedStream, values: Float32Array, signal?: AbortSignal): Promise<void> {
+async function writeValues (lp: FramedStream, values: Float32Array, opts: { signal: AbortSignal, idleMs?: number }): Promise<void> {
   const bytes = bytesOf(values)
-  for (let off = 0; off < bytes.byteLength; off += SHARD_FRAME_BYTES) await lp.write(bytes.subarray(off, Math.min(off + SHARD_FRAME_BYTES, bytes.byteLength)), { signal })
-  await lp.write(new Uint8Array(0), { signal })
+  const write = async (frame: Uint8Array): Promise<void> => {
+    if (opts.idleMs == null) await lp.write(frame, { signal: opts.signal })
+    else await withTimeout(opts.signal, opts.idleMs, async signal => { await lp.write(frame, { signal }) })
+  }
+  for (let off = 0; off < bytes.byteLength; off += SHARD_FRAME_BYTES) await write(bytes.subarray(off, Math.min(off + SHARD_FRAME_BYTES, bytes.byteLength)))
+  await write(new Uint8Array(0))
 }
 
 /**

@@ -2,15 +2,18 @@ import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { InvalidInputError } from '../errors.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { STREAM_READ_BUFFER } from './node.js'
+import { MAX_FRAME_BYTES, STREAM_READ_BUFFER } from './node.js'
 
+export { MAX_FRAME_BYTES }
 /** Frames of bulk data on streams; control frames are JSON. */
 export const DATA_FRAME_BYTES = 1 << 20
-export const MAX_FRAME_BYTES = 4 << 20
 
 export type FramedStream = ReturnType<typeof lpStream<Stream>>
 
-/** Unread bytes at which a stream is paused (more than any one frame, so a read can always complete), and resumed. */
+/**
+ * Unread bytes at which a stream is paused (more than any one frame, so a read can always complete), and resumed.
+ * What was already granted still arrives after the pause: STREAM_READ_BUFFER leaves room for a whole window.
+ */
 const PAUSE_AT = MAX_FRAME_BYTES + (64 << 10)
 const RESUME_AT = 1 << 20
 

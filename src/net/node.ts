@@ -18,8 +18,13 @@ export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024
 
 /** Flow-control window per stream: enough for a 10 GbE link with ~3 ms RTT. */
 export const STREAM_WINDOW = 4 * 1024 * 1024
-/** What a stream may buffer unread: the window plus a frame. */
-export const STREAM_READ_BUFFER = STREAM_WINDOW + (2 << 20)
+/** The largest frame a framed stream takes (frames.ts); a stream is paused once more than that waits unread. */
+export const MAX_FRAME_BYTES = 4 << 20
+/**
+ * What a stream may buffer unread. yamux grants window as data arrives, not as it is read, so when a stream is
+ * paused (at a frame's worth unread) the sender may still hold a whole window: a frame, plus the window, plus slack.
+ */
+export const STREAM_READ_BUFFER = MAX_FRAME_BYTES + (64 << 10) + STREAM_WINDOW + (512 << 10)
 
 /** A libp2p node for the control plane: TCP (+ pre-shared key) + noise + yamux, identify, gossipsub (signed messages). */
 export async function createControlNode (opts: { host: string, port: number, privateKey?: PrivateKey, psk?: Uint8Array }): Promise<ControlNode> {

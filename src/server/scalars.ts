@@ -15,6 +15,8 @@ export function roundScalars (r: RoundResult): Record<string, number | undefined
     'network_bytes_sent (GB)': r.serverEgressBytes / GB,
     'network_bytes_recv (GB)': r.serverIngressBytes / GB,
     server_egress_bytes: r.serverEgressBytes,
+    server_ingress_bytes: r.serverIngressBytes,
+    upload: r.uploadS,
     peer_piece_share: r.peerShare,
     updates_accepted: r.accepted.length
   }

@@ -42,8 +42,9 @@ const MAX_COMMITS = 3
 
 /**
  * The server's half of `job.upload: swarm`: asks every shard's owner for the committed contributors' weighted mean
- * and assembles the aggregate (ingress ≈ F). An owner that cannot be reached, stalls or answers badly is bypassed:
- * the server fetches that shard from each contributor itself and checks it against what they declared. A
+ * and assembles the aggregate (ingress ≈ F). An owner that cannot be reached, stalls, answers badly or lacks some
+ * contributor's values is bypassed: the server fetches that shard from each contributor itself and checks it
+ * against what they declared. A
  * contributor missing or invalid anywhere is dropped and the round committed again without it, so every shard
  * always covers the same contributors: never a mixed aggregate.
  */
@@ -77,7 +78,10 @@ async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal 
   const into = mean.subarray(range.start, range.end)
   const owner = plan.owners[s]
   try {
-    return await fromOwner(ctx, plan, committed, s, owner, into, result)
+    const outcome = await fromOwner(ctx, plan, committed, s, owner, into, result)
+    // A contributor the owner did not hear from may still hold its update: ask it directly before dropping it.
+    if (outcome.ok || outcome.invalid.length > 0) return outcome
+    ctx.log.warn('shard owner lacks contributors\' values; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, missing: outcome.missing.join(',') })
   } catch (err) {
     if (ctx.signal.aborted) throw err
     ctx.log.warn('shard owner failed; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, reason: errorMessage(err) })

@@ -100,7 +100,7 @@ export class UploadPeer {
       if (owner.addr == null) throw new Error('it gave no address')
       const addr = multiaddr(owner.addr)
       const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
-      const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, signal)
+      const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
       await stream.close().catch(() => {})
       if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
     }))

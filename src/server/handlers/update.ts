@@ -37,14 +37,22 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
     await stream.close()
     return
   }
+  // Until a staging buffer is free the sender may send only what yamux already granted: server memory stays a few
+  // models however many clients upload at once.
+  if (stream.readStatus === 'readable') stream.pause()
   try {
     await intake.take(header, ctx.weight(header.clientId), async (staging, roundOver) => {
+      if (stream.readStatus === 'paused') stream.resume()
       const guard = transferGuard([ctx.signal, roundOver], { ...ctx.stall, what: `update from ${header.clientId}` })
+      // Progress is bytes off the network, not whole frames: a 1 MiB frame on a shared link takes seconds.
+      const onBytes = (evt: { data: { byteLength: number } }): void => { guard.count(evt.data.byteLength) }
+      stream.addEventListener('message', onBytes)
       try {
-        return await readUpdate(lp, intake.maxUpdateBytes, guard.signal, staging, guard.count)
+        return await readUpdate(lp, intake.maxUpdateBytes, guard.signal, staging)
       } catch (err) {
         throw guard.signal.aborted ? guard.signal.reason : err
       } finally {
+        stream.removeEventListener('message', onBytes)
         guard.release()
       }
     })

@@ -20,6 +20,9 @@ import { parseRoundMessage } from '../../../src/control/round.js'
 import { parseHeartbeat } from '../../../src/control/status.js'
 import { parseUpdateAck, parseUpdateHeader } from '../../../src/control/update.js'
 import { parseRoundsRequest } from '../../../src/server/admin-api.js'
+import { parseContribution } from '../../../src/control/contribution.js'
+import { parseReduceHead, parseReduceRequest, parseReduceTrailer } from '../../../src/control/reduce.js'
+import { parseShardAck, parseShardFetchRequest, parseShardFetchResponse, parseShardHeader } from '../../../src/control/shard.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 
 // Property: every parser of outside input returns, or throws a typed BtpsError naming what is wrong; nothing else.
@@ -53,6 +56,10 @@ const model = serializeModel({ jobId: 'job', round: 3 }, [
   { name: 'dense/bias', shape: [3], dtype: 'float32', data: new Float32Array(3) }
 ])
 const announcement = { type: 'round', jobId: 'job', round: 2, transfer: 'bt', bytes: 100, sha256: 'a'.repeat(64), magnet: 'magnet:?xt=urn:btih:' + 'b'.repeat(40), serverPeerId: 'c'.repeat(40), serverPort: 7000, selected: ['c1', 'c2'], deadline: 1, hyper: { localEpochs: 1, batchSize: 32, learningRate: 0.1, mu: 0 } }
+const peer = (id: string, n: number): Record<string, string> => ({ clientId: id, peerId: `12D3KooW${String(n).repeat(44)}`, addr: `/ip4/127.0.0.1/tcp/400${n}/p2p/12D3KooW${String(n).repeat(44)}` })
+const swarmAnnouncement = { ...announcement, upload: { elements: 15, peers: [peer('c1', 1), peer('c2', 2)] } }
+const contribution = { jobId: 'job', round: 1, clientId: 'c1', report: { downloadS: 1, computeS: 1, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 1, meanLoss: 1, backend: 'wasm' }, tensors: [{ name: 'w', shape: [4, 3], dtype: 'float32' }], shards: [{ sha256: 'd'.repeat(64), sumSq: 1 }] }
+const reduce = { jobId: 'job', round: 1, shard: 0, waitMs: 1000, contributors: [{ clientId: 'c1', weight: 10, sha256: 'd'.repeat(64), sumSq: 1 }] }
 const update = { jobId: 'job', round: 1, clientId: 'c1', samples: 10, report: { downloadS: 1, computeS: 1, bytesFromServer: 0, bytesFromPeers: 0, bytesUploadedToPeers: 0, utility: 1, meanLoss: 1, backend: 'wasm' } }
 
 test('model files: random and mutated bytes', () => {
@@ -62,7 +69,8 @@ test('model files: random and mutated bytes', () => {
 
 test('gossip messages and stream headers: random bytes, random JSON, mutated valid messages', () => {
   // Every control protocol's parsers, both directions (src/control/).
-  const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseUpdateAck, parseLoginRequest, parseLoginResponse, parseReceipt, parseModelRequest, (v) => parseReport(v)]
+  const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseUpdateAck, parseLoginRequest, parseLoginResponse, parseReceipt, parseModelRequest, (v) => parseReport(v),
+    parseContribution, parseShardHeader, parseShardAck, parseShardFetchRequest, parseShardFetchResponse, parseReduceRequest, parseReduceHead, parseReduceTrailer]
   fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), b => typedOrOk(() => parseRoundMessage(b)) && typedOrOk(() => parseHeartbeat(b))), { numRuns: RUNS })
   fc.assert(fc.property(fc.jsonValue(), v => typedOrOk(() => parseRoundMessage(json(v))) && parsers.every(p => typedOrOk(() => p(v)))), { numRuns: RUNS })
   fc.assert(fc.property(mutated(json(announcement)), b => typedOrOk(() => parseRoundMessage(b))), { numRuns: RUNS })
@@ -70,6 +78,11 @@ test('gossip messages and stream headers: random bytes, random JSON, mutated val
   const replaced = <T extends object>(valid: T): fc.Arbitrary<Record<string, unknown>> => fc.tuple(fc.constantFrom(...Object.keys(valid)), fc.anything()).map(([k, v]) => ({ ...valid, [k]: v }))
   fc.assert(fc.property(replaced(announcement), v => typedOrOk(() => parseRoundMessage(json(v)))), { numRuns: RUNS })
   fc.assert(fc.property(replaced(update), v => typedOrOk(() => parseUpdateHeader(v))), { numRuns: RUNS })
+  // Swarm upload: the announcement's upload plan, declarations, reduce requests.
+  fc.assert(fc.property(mutated(json(swarmAnnouncement)), b => typedOrOk(() => parseRoundMessage(b))), { numRuns: RUNS })
+  fc.assert(fc.property(replaced(swarmAnnouncement.upload), v => typedOrOk(() => parseRoundMessage(json({ ...announcement, upload: v })))), { numRuns: RUNS })
+  fc.assert(fc.property(replaced(contribution), v => typedOrOk(() => parseContribution(v))), { numRuns: RUNS })
+  fc.assert(fc.property(replaced(reduce), v => typedOrOk(() => parseReduceRequest(v))), { numRuns: RUNS })
 })
 
 test('admin API bodies: anything, and valid bodies with unknown fields', () => {
