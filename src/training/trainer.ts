@@ -54,6 +54,9 @@ export async function trainLocal (tf: Tf, modelName: ModelName, model: TF.Layers
   const rng = createRng(opts.seed)
   const order = Array.from({ length: data.size }, (_v, i) => i)
   let meanLoss = 0
+  // On the CPU backends a batch's promise settles without a turn of the event loop: give the peer one every ~50 ms,
+  // so it goes on answering streams (heartbeats, other clients' shards) while it trains.
+  let turnAt = performance.now()
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     shuffleInPlace(order, rng)
     let sum = 0
@@ -70,6 +73,7 @@ export async function trainLocal (tf: Tf, modelName: ModelName, model: TF.Layers
       if (loss != null) { sum += (await loss.data())[0]; loss.dispose() }
       batches++
       tf.dispose([x, y])
+      if (performance.now() - turnAt > 50) { await new Promise(resolve => setImmediate(resolve)); turnAt = performance.now() }
     }
     meanLoss = sum / Math.max(batches, 1)
     opts.onEpoch?.(epoch, meanLoss)
