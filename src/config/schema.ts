@@ -67,7 +67,7 @@ export const SCHEMA = {
     checkpoint_dir: { type: 'string', default: 'checkpoints', help: 'global model checkpoint after every round' },
     max_update_norm_ratio: { type: 'number', default: 10, min: 0, max: 1e6, help: 'reject an update that moves the model by more than this times its norm (0: no bound)' },
     max_rejected_updates: { type: 'int', default: 3, min: 0, max: 1e6, help: 'exclude a client after this many invalid updates (0: never)' },
-    upload_stall_s: { type: 'number', default: 10, min: 0.5, max: 3600, help: 'an update or shard whose bytes stop coming for this long is given up (the round goes on without it)' },
+    upload_stall_s: { type: 'number', default: 30, min: 0.5, max: 3600, help: 'an update or shard whose bytes stop coming for this long is given up (the round goes on without it)' },
     min_upload_kbps: { type: 'number', default: 8, min: 0, max: 1e7, help: 'an update or shard arriving slower than this on average (kB/s, after upload_stall_s) is given up; 0: no minimum' },
     selection_wait_s: { type: 'number', default: 10, min: 0, max: 3600, help: 'with at least K clients online but fewer than a full selection, start the round after this long' },
     resume: { type: 'enum', default: 'yes', values: ['yes', 'no'], help: 'yes: a (re)started server continues from its checkpoint; no: the job starts afresh and replaces it' },

@@ -68,7 +68,7 @@ export async function sendShard (lp: FramedStream, header: ShardHeader, values: 
 /** Server side of a fetch: asks for shard `shard` and reads its values into `into` (exactly its length). */
 export async function fetchShard (lp: FramedStream, req: ShardFetchRequest, into: Float32Array, opts: { signal?: AbortSignal, idleMs: number, onValues?: (values: Float32Array) => void }): Promise<void> {
   await writeJson(lp, req, opts.signal)
-  const res = parseShardFetchResponse(await readJson(lp, 'shard fetch response', opts.signal))
+  const res = parseShardFetchResponse(await withTimeout(opts.signal ?? new AbortController().signal, opts.idleMs, async signal => await readJson(lp, 'shard fetch response', signal)))
   if (!res.ok) throw new InvalidInputError('SHARD_UNAVAILABLE', 'shard fetch', res.reason)
   if (res.elements !== into.length) throw new InvalidInputError('SHARD_INVALID', 'shard fetch.elements', `${res.elements}, expected ${into.length}`)
   await readValuesInto(lp, into, { ...opts, field: 'shard' })

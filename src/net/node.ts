@@ -38,6 +38,9 @@ export async function createControlNode (opts: { host: string, port: number, pri
     // A stream's unread data is capped (STREAM_READ_BUFFER); yamux must never have more than that in flight.
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: STREAM_READ_BUFFER } })],
     connectionMonitor: { enabled: false },
+    // In a swarm-upload round every selected client connects to every other at once (and on one host they all come
+    // from 127.0.0.1): libp2p's defaults (5 connections a second per host, 10 handshakes pending) refuse most of them.
+    connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 128 },
     services: {
       identify: identify(),
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, maxInboundDataLength: MAX_GOSSIP_BYTES, heartbeatInterval: 500 })

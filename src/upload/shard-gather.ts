@@ -5,7 +5,7 @@ import { ShardDigest, sumSqMatches, weightedMean } from '../aggregation/shards.j
 import { firstNonFinite } from '../aggregation/running-average.js'
 import type { ShardCheck, ShardRange } from '../aggregation/shards.js'
 import { REDUCE_PROTOCOL, readReduceTrailer, requestReduce } from '../control/reduce.js'
-import type { Rejected } from '../control/reduce.js'
+import type { Committed, Rejected } from '../control/reduce.js'
 import { SHARD_FETCH_PROTOCOL, fetchShard, readValuesInto } from '../control/shard.js'
 import type { FramedStream } from '../net/frames.js'
 
@@ -44,18 +44,18 @@ const MAX_COMMITS = 3
  * The server's half of `job.upload: swarm`: asks every shard's owner for the committed contributors' weighted mean
  * and assembles the aggregate (ingress ≈ F). An owner that cannot be reached, stalls, answers badly or lacks some
  * contributor's values is bypassed: the server fetches that shard from each contributor itself and checks it
- * against what they declared. A
- * contributor missing or invalid anywhere is dropped and the round committed again without it, so every shard
- * always covers the same contributors: never a mixed aggregate.
+ * against what they declared. A contributor missing or invalid anywhere is dropped and the round committed again
+ * without it, so every shard always covers the same contributors: never a mixed aggregate.
  */
 export async function gatherAggregate (ctx: { open: Open, log: Logger, signal: AbortSignal }, plan: GatherPlan): Promise<GatherResult> {
   const elements = plan.ranges.length > 0 ? plan.ranges[plan.ranges.length - 1].end : 0
   const mean = new Float32Array(elements)
   const result: GatherResult = { mean, contributors: [], weightSum: 0, ingressBytes: 0, dropped: [], fallbacks: 0 }
   let committed = [...plan.committed]
+  const fallbackSlot = semaphore(2)
   for (let attempt = 1; attempt <= MAX_COMMITS; attempt++) {
     if (committed.length === 0) throw new BtpsError('AGGREGATE_EMPTY', `round ${plan.round}: no contributor is left to aggregate`)
-    const outcomes = await Promise.all(plan.ranges.map(async (range, s) => await gatherShard(ctx, plan, committed, s, range, mean, result)))
+    const outcomes = await Promise.all(plan.ranges.map(async (range, s) => await gatherShard({ ...ctx, fallbackSlot }, plan, committed, s, range, mean, result)))
     const bad = new Map<string, Rejected & { kind: 'missing' | 'invalid' }>()
     for (const o of outcomes) {
       if (o.ok) continue
@@ -74,7 +74,7 @@ export async function gatherAggregate (ctx: { open: Open, log: Logger, signal: A
   throw new BtpsError('AGGREGATE_FAILED', `round ${plan.round}: contributors kept failing after ${MAX_COMMITS} commits`)
 }
 
-async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, range: ShardRange, mean: Float32Array, result: GatherResult): Promise<ShardOutcome> {
+async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal, fallbackSlot: () => Promise<() => void> }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, range: ShardRange, mean: Float32Array, result: GatherResult): Promise<ShardOutcome> {
   const into = mean.subarray(range.start, range.end)
   const owner = plan.owners[s]
   try {
@@ -87,7 +87,25 @@ async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal 
     ctx.log.warn('shard owner failed; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, reason: errorMessage(err) })
   }
   result.fallbacks++
-  return await fromContributors(ctx, plan, committed, s, into, result)
+  // Fetching a shard from every contributor costs K/S of a model at the server: a few shards at a time.
+  const release = await ctx.fallbackSlot()
+  try {
+    return await fromContributors(ctx, plan, committed, s, into, result)
+  } finally {
+    release()
+  }
+}
+
+/** A counting semaphore: `acquire()` resolves with its release once fewer than `n` holders are in. */
+function semaphore (n: number): () => Promise<() => void> {
+  let free = n
+  const waiting: Array<() => void> = []
+  const release = (): void => { const next = waiting.shift(); if (next != null) next(); else free++ }
+  return async () => {
+    if (free > 0) free--
+    else await new Promise<void>(resolve => { waiting.push(resolve) })
+    return release
+  }
 }
 
 async function fromOwner (ctx: { open: Open, signal: AbortSignal }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, owner: GatherPeer, into: Float32Array, result: GatherResult): Promise<ShardOutcome> {
@@ -96,6 +114,19 @@ async function fromOwner (ctx: { open: Open, signal: AbortSignal }, plan: Gather
   const field = `reduce of shard ${s} from ${owner.clientId}`
   const contributors = committed.map(c => ({ clientId: c.clientId, weight: c.weight, ...c.shards[s] }))
   const lp = await withTimeout(ctx.signal, idleMs, async signal => await ctx.open(owner.peerId, REDUCE_PROTOCOL, signal))
+  try {
+    const outcome = await readReduced(ctx, plan, contributors, s, lp, into, result, { idleMs, field })
+    await lp.unwrap().close().catch(() => {})
+    return outcome
+  } catch (err) {
+    // An owner that stalls must not hold the stream (nor a close waiting on it).
+    lp.unwrap().abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }
+}
+
+async function readReduced (ctx: { signal: AbortSignal }, plan: GatherPlan, contributors: Committed[], s: number, lp: FramedStream, into: Float32Array, result: GatherResult, opts: { idleMs: number, field: string }): Promise<ShardOutcome> {
+  const { idleMs, field } = opts
   const head = await withTimeout(ctx.signal, idleMs, async signal => await requestReduce(lp, { jobId: plan.jobId, round: plan.round, shard: s, waitMs: plan.waitMs, contributors }, signal))
   if (!head.ok) return head
   if (head.elements !== into.length) throw new InvalidInputError('SHARD_INVALID', field, `has ${head.elements} values, expected ${into.length}`)
@@ -127,10 +158,15 @@ async function fromContributors (ctx: { open: Open, signal: AbortSignal }, plan:
     const values = new Float32Array(into.length)
     const digest = new ShardDigest(plan.global.subarray(plan.ranges[s].start, plan.ranges[s].end))
     try {
-      await withTimeout(ctx.signal, plan.waitMs + 5000, async signal => {
-        const lp = await ctx.open(c.peerId, SHARD_FETCH_PROTOCOL, signal)
-        await fetchShard(lp, { jobId: plan.jobId, round: plan.round, shard: s }, values, { signal, idleMs: plan.waitMs, onValues: v => { digest.update(v) } })
-      })
+      // However long the shard takes on a shared link, its bytes must keep coming (idle time, not a deadline).
+      const lp = await withTimeout(ctx.signal, plan.waitMs + 5000, async signal => await ctx.open(c.peerId, SHARD_FETCH_PROTOCOL, signal))
+      try {
+        await fetchShard(lp, { jobId: plan.jobId, round: plan.round, shard: s }, values, { signal: ctx.signal, idleMs: plan.waitMs, onValues: v => { digest.update(v) } })
+      } catch (err) {
+        lp.unwrap().abort(err instanceof Error ? err : new Error(String(err)))
+        throw err
+      }
+      await lp.unwrap().close().catch(() => {})
     } catch (err) {
       if (ctx.signal.aborted) throw err
       missing.push(c.clientId)

@@ -15,6 +15,29 @@ import type { UpdateAck } from '../control/update.js'
 import type { RoundPeer } from './round-peers.js'
 import { ShardOwner } from './shard-owner.js'
 
+/**
+ * Shards a contributor sends at once. Every selected client sending to every other at once puts N² TCP flows on N
+ * links; past ~8 per link, flows on shallow-buffered links starve for seconds at a time.
+ */
+const SENDS_AT_ONCE = 8
+
+/**
+ * Runs `fn` for indices 0..n-1 starting at `first` (mod n), `atOnce` at a time, so contributors start at different
+ * owners. Settles like Promise.allSettled, in index order.
+ */
+async function inTurn (n: number, first: number, atOnce: number, fn: (i: number) => Promise<void>): Promise<Array<PromiseSettledResult<void>>> {
+  const out = new Array<PromiseSettledResult<void>>(n)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let k = next++; k < n; k = next++) {
+      const i = (first + k) % n
+      try { await fn(i); out[i] = { status: 'fulfilled', value: undefined } } catch (reason) { out[i] = { status: 'rejected', reason } }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(atOnce, n) }, worker))
+  return out
+}
+
 interface Session {
   owner?: ShardOwner
   ranges: ShardRange[]
@@ -68,6 +91,21 @@ export class UploadPeer {
     const senders = new Map(round.peers.map(p => [p.clientId, p.peerId]))
     const owner = mine >= 0 ? new ShardOwner({ jobId: round.jobId, round: round.round, shard: mine, range: ranges[mine], senders }) : undefined
     this.session = { round: round.round, ranges, owner }
+    this.connectAhead(round.peers)
+  }
+
+  /**
+   * Connects to the other owners while the round downloads and trains, a few at a time: left to the moment the
+   * shards go out, every client's handshakes with every other would all fall at once.
+   */
+  private connectAhead (peers: readonly RoundPeer[]): void {
+    const queue = peers.filter(p => p.clientId !== this.clientId && p.addr != null).map(p => p.addr as string)
+    const next = async (): Promise<void> => {
+      for (let addr = queue.shift(); addr != null && !this.signal.aborted; addr = queue.shift()) {
+        await withTimeout(this.signal, this.idleMs, async signal => await this.node.dial(multiaddr(addr), { signal })).catch(() => {})
+      }
+    }
+    for (let i = 0; i < 4; i++) void next()
   }
 
   /** This peer now holds the round's model (flat), so its shard's checks can be made. */
@@ -94,7 +132,9 @@ export class UploadPeer {
     await lp.unwrap().close().catch(() => {})
     this.log.info('contribution declared', { round: round.round, accepted: ack.accepted, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
     if (!ack.accepted) return ack
-    const sent = await Promise.allSettled(round.peers.map(async (owner, shard) => {
+    const mine = round.peers.findIndex(p => p.clientId === this.clientId)
+    const sent = await inTurn(round.peers.length, mine + 1, SENDS_AT_ONCE, async (shard) => {
+      const owner = round.peers[shard]
       const values = update.subarray(s.ranges[shard].start, s.ranges[shard].end)
       if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
       if (owner.addr == null) throw new Error('it gave no address')
@@ -103,7 +143,7 @@ export class UploadPeer {
       const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
       await stream.close().catch(() => {})
       if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
-    }))
+    })
     const failed = sent.flatMap((r, shard) => r.status === 'rejected' ? [`${shard} (${round.peers[shard].clientId}): ${errorMessage(r.reason)}`] : [])
     if (failed.length > 0) this.log.warn('shards not delivered; the server can fetch them from here', { round: round.round, shards: failed.join('; ') })
     this.log.info('shards sent', { round: round.round, owners: round.peers.length - failed.length, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
