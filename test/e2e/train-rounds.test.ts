@@ -23,7 +23,7 @@ async function runTwoRounds (transfer: 'bt' | 'ps'): Promise<{ results: RoundRes
     assert.is(cli.status, 0, cli.stdout + cli.stderr)
     assert.match(cli.stdout, /queued rounds 1\.\.2/)
     assert.match(cli.stdout, /round 2\/2 done: acc/)
-    assert.match(cli.stdout, new RegExp(`\\n\\s+2\\s+${transfer}\\s+3/3`))
+    assert.match(cli.stdout, new RegExp(`\\n\\s+2\\s+${transfer}\\s+direct\\s+3/3`))
     const results = await followRounds(cluster.admin, 1, 2, () => {})
     const status = spawnSync(process.execPath, [BT_PS_BIN, 'status', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile], { encoding: 'utf8' })
     assert.is(status.status, 0)
