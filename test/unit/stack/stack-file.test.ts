@@ -70,6 +70,17 @@ test('one machine: no placement, state in a named volume, CPU images; the job fi
   assert.is((await loadConfig({ file: 'configs/single-host.yml' })).job.clients, 3)
 })
 
+test('docker reads the file as YAML 1.1: every environment value stays a string (job.synthetic_update: "no", not false)', async () => {
+  const file = 'configs/single-host.yml'
+  const config = await loadConfig({ file })
+  const text = stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, '/etc/bt-ps/job.swarm.key')
+  const stack = parseYaml(text, { version: '1.1' }) as { services: Record<string, Service> }
+  for (const [name, s] of Object.entries(stack.services)) {
+    for (const [k, v] of Object.entries(s.environment)) assert.type(v, 'string', `${name}: ${k} is ${JSON.stringify(v)}`)
+  }
+  assert.is(stack.services['client-01'].environment.BTPS_JOB_SYNTHETIC_UPDATE, 'no')
+})
+
 test('bad cluster sections name the field', () => {
   const host = { name: 'a', clients: 2 }
   assert.is(errorOf(undefined), 'cluster: missing: the config needs a cluster section (hosts, clients per host) to make a stack')
