@@ -3,6 +3,7 @@ import { childController, withTimeout } from '../abort.js'
 import { readJson, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 import { id, int, record, str } from '../net/validate.js'
+import { bytesOf } from '../aggregation/shards.js'
 
 /**
  * `/bt-ps/shard/1.0.0`: a contributor sends shard s of its update to the shard's owner (peer to peer), and
@@ -42,7 +43,6 @@ export function parseShardAck (v: unknown): ShardAck {
   return { accepted: m.accepted, reason: m.reason === undefined ? undefined : str(m.reason, 'reason', 1024) }
 }
 
-const bytesOf = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
 
 /**
  * Contributor side: the header, the values, then the owner's answer (which may come early, as a refusal). Every

@@ -1,4 +1,5 @@
 import type { ClientState } from '../control/status.js'
+import type { Logger } from '../logger.js'
 
 export interface ClientEntry {
   clientId: string
@@ -64,6 +65,11 @@ export class ClientRegistry {
     // Exclusion also holds inside the round that caused it: no retry after the last straw.
     if (c.excluded) return `${clientId} is excluded after ${c.rejected} invalid updates`
     return undefined
+  }
+
+  /** Counts an invalid update against `clientId` and logs the exclusion it may bring (`limit` 0: never). */
+  countInvalid (clientId: string, limit: number, log: Logger): void {
+    if (this.rejectedUpdate(clientId, limit)) log.warn('client excluded: repeated invalid updates', { client: clientId, rejected: this.get(clientId)?.rejected })
   }
 
   /** Counts an invalid update; at `limit` (0: never) the client is excluded. Returns true when this excluded it. */

@@ -61,6 +61,8 @@ export class ParameterServer {
   private readonly record: RoundRecord = { round: 0, results: [] }
   private checkpoints?: CheckpointStore
   private readonly registry: ClientRegistry
+  /** each partition's sample count: a client's weight in the aggregate */
+  private partitionSizes: number[]
   private runner?: RoundRunner
   private readonly queue: RoundQueue
   private controller = lifetimeController()
@@ -71,6 +73,7 @@ export class ParameterServer {
     this.config = config
     this.log = components.log
     if (config.server.uploadLimitMbit > 0) this.uploadLimiter = new RateLimiter(config.server.uploadLimitMbit * 1e6 / 8)
+    this.partitionSizes = partitionSizes(config.job)
     this.registry = new ClientRegistry({ partitions: config.job.clients, staleMs: Math.max(10_000, config.client.heartbeatS * 5000) })
     this.queue = new RoundQueue({
       log: this.log,
@@ -116,7 +119,9 @@ export class ParameterServer {
         const tf = this.backend.tf
         const model = buildModel(tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
         this.global = { tf, model, layout: modelLayout(model), weights: await readWeights(model) }
-        this.global.test = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed }).test
+        const data = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
+        this.global.test = data.test
+        this.partitionSizes = partitionSizes(job, data.train.y)
       }
       this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
       const writer = new EventWriter(this.runDir)
@@ -186,7 +191,7 @@ export class ParameterServer {
     const intake = (): RoundRunner['intake'] => runner.intake
     const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal }
     const model = { registry, round: () => ({ intake: runner.intake, blob: runner.modelBlob }), countEgress: (n: number) => { runner.countEgress(n) }, limiter: this.uploadLimiter, signal }
-    const sizes = partitionSizes(this.config.job)
+    const sizes = this.partitionSizes
     const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1
     const stall = { stallMs: this.config.server.uploadStallS * 1000, minBytesPerS: this.config.server.minUploadKbps * 1000 }
     const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, log, signal }

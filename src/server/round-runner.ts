@@ -214,7 +214,7 @@ export class RoundRunner {
     for (const d of result.dropped) {
       if (d.kind !== 'invalid') continue
       log.warn('update rejected', { client: d.clientId, round: intake.round, reason: d.reason })
-      if (registry.rejectedUpdate(d.clientId, config.server.maxRejectedUpdates)) log.warn('client excluded: repeated invalid updates', { client: d.clientId, rejected: registry.get(d.clientId)?.rejected })
+      registry.countInvalid(d.clientId, config.server.maxRejectedUpdates, log)
     }
     log.info('aggregate gathered', { round: intake.round, contributors: result.contributors.join(','), ingressMB: (result.ingressBytes / 1e6).toFixed(2), ownersBypassed: result.fallbacks })
     return result

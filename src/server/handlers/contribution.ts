@@ -38,9 +38,7 @@ export async function handleContribution (ctx: ContributionContext, stream: Stre
     intake.contribute(c, conn.remotePeer.toString(), ctx.weight(c.clientId), ctx.shards())
   } catch (err) {
     log.warn('update rejected', { client: c.clientId, round: c.round, reason: errorMessage(err) })
-    if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED' && registry.rejectedUpdate(c.clientId, ctx.maxRejectedUpdates)) {
-      log.warn('client excluded: repeated invalid updates', { client: c.clientId, rejected: registry.get(c.clientId)?.rejected })
-    }
+    if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(c.clientId, ctx.maxRejectedUpdates, log)
     await writeJson(lp, { accepted: false, reason: errorMessage(err) }, ctx.signal)
     await stream.close()
     return

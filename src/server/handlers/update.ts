@@ -59,9 +59,7 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
   } catch (err) {
     log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
     // Invalid content counts against the client; a broken stream or a closed round does not.
-    if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED' && registry.rejectedUpdate(header.clientId, ctx.maxRejectedUpdates)) {
-      log.warn('client excluded: repeated invalid updates', { client: header.clientId, rejected: registry.get(header.clientId)?.rejected })
-    }
+    if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(header.clientId, ctx.maxRejectedUpdates, log)
     await answerUpdate(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
     await stream.close().catch(() => {})
     return
