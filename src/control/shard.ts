@@ -6,18 +6,21 @@ import { id, int, record, str } from '../net/validate.js'
 import { bytesOf } from '../aggregation/shards.js'
 
 /**
- * `/bt-ps/shard/1.0.0`: a contributor sends shard s of its update to the shard's owner (peer to peer), and
+ * `/bt-ps/shard/1.1.0`: a contributor sends shard s of its update to the shard's owner (peer to peer), and
  * `/bt-ps/shard-fetch/1.0.0`: the server fetches shard s straight from a contributor when the owner failed.
  * Both carry raw little-endian float32 values in data frames after a JSON header; the shard's extent follows from
  * the round (model size and the number of shards), so the header names only which shard it is.
+ * On a shard stream the owner paces the sender: it answers with credit frames (`{ credit }`: how many values the
+ * sender may have sent in all) and ends with an ack (`{ accepted, reason? }`), which may come early as a refusal.
  */
-export const SHARD_PROTOCOL = '/bt-ps/shard/1.0.0'
+export const SHARD_PROTOCOL = '/bt-ps/shard/1.1.0'
 export const SHARD_FETCH_PROTOCOL = '/bt-ps/shard-fetch/1.0.0'
 
 export interface ShardHeader { jobId: string, round: number, clientId: string, shard: number, elements: number }
 export interface ShardFetchRequest { jobId: string, round: number, shard: number }
 export type ShardFetchResponse = { ok: true, elements: number } | { ok: false, reason: string }
 export interface ShardAck { accepted: boolean, reason?: string }
+export interface ShardCredit { credit: number }
 
 const MAX_ELEMENTS = 2 ** 31
 
@@ -37,30 +40,61 @@ export function parseShardFetchResponse (v: unknown): ShardFetchResponse {
   return { ok: false, reason: str(m.reason, 'reason', 1024) }
 }
 
-export function parseShardAck (v: unknown): ShardAck {
-  const m = record(v, 'shard ack', ['accepted', 'reason'])
-  if (typeof m.accepted !== 'boolean') throw new InvalidInputError('MESSAGE_INVALID', 'accepted', 'expected a boolean')
-  return { accepted: m.accepted, reason: m.reason === undefined ? undefined : str(m.reason, 'reason', 1024) }
+/** What an owner says on a shard stream: more credit, or its final answer. */
+export function parseShardReply (v: unknown): ShardCredit | ShardAck {
+  const m = record(v, 'shard reply', ['credit', 'accepted', 'reason'])
+  if (m.credit !== undefined && m.accepted === undefined) return { credit: int(m.credit, 'shardReply.credit', 0, MAX_ELEMENTS) }
+  if (typeof m.accepted !== 'boolean') throw new InvalidInputError('MESSAGE_INVALID', 'shardReply.accepted', 'expected a boolean')
+  return { accepted: m.accepted, ...(m.reason !== undefined ? { reason: str(m.reason, 'shardReply.reason', 1024) } : {}) }
 }
 
 
 /**
- * Contributor side: the header, the values, then the owner's answer (which may come early, as a refusal). Every
- * frame must leave within `idleMs`: an owner that stopped reading does not hold the sender.
+ * Contributor side: the header, then the values as far as the owner's credit allows, then the owner's answer
+ * (which may come early, as a refusal). The owner must keep talking: a frame that cannot leave, or no word from the
+ * owner (credit, even unchanged, or its answer), within `idleMs` ends the transfer.
  */
 export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, opts: { signal: AbortSignal, idleMs: number }): Promise<ShardAck> {
   await writeJson(lp, header, opts.signal)
   const { controller, release } = childController(opts.signal)
-  const ack = lp.read({ signal: controller.signal }).then(frame => parseShardAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-  ack.catch(() => {})
+  let credit = 0
+  let heard = Date.now()
+  let wake = (): void => {}
+  const answer = (async (): Promise<ShardAck> => {
+    for (;;) {
+      const reply = parseShardReply(await readJson(lp, 'shard reply', controller.signal))
+      heard = Date.now()
+      if (!('credit' in reply)) return reply
+      credit = Math.max(credit, reply.credit)
+      wake()
+    }
+  })()
+  answer.catch(() => {})
+  const creditAbove = async (sent: number): Promise<number> => {
+    while (credit <= sent) {
+      const left = opts.idleMs - (Date.now() - heard)
+      if (left <= 0) throw new DOMException(`no word from the owner within ${opts.idleMs} ms`, 'TimeoutError')
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(done, left)
+        controller.signal.addEventListener('abort', done, { once: true })
+        function done (): void { clearTimeout(timer); controller.signal.removeEventListener('abort', done); resolve() }
+        wake = done
+      })
+      controller.signal.throwIfAborted()
+    }
+    return credit
+  }
+  const sending = writeValues(lp, values, { signal: controller.signal, idleMs: opts.idleMs, creditAbove })
+  sending.catch(() => {})
   let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([writeValues(lp, values, opts), ack.then(() => {})])
+    await Promise.race([sending, answer.then(() => {})])
     // All sent: the owner answers once it has checked the last frame.
     timer = setTimeout(() => { controller.abort(new DOMException(`no answer within ${opts.idleMs} ms`, 'TimeoutError')) }, opts.idleMs)
-    return await ack
+    return await answer
   } finally {
     clearTimeout(timer)
+    controller.abort()
     release()
   }
 }
@@ -87,13 +121,22 @@ export async function answerShardFetch (lp: FramedStream, values: Float32Array |
  */
 const SHARD_FRAME_BYTES = 64 * 1024
 
-async function writeValues (lp: FramedStream, values: Float32Array, opts: { signal: AbortSignal, idleMs?: number }): Promise<void> {
+/**
+ * Writes `values` in data frames and the empty end frame. With `creditAbove`, a frame goes out only within the
+ * credit it returns (it resolves once the credit exceeds the values sent so far).
+ */
+async function writeValues (lp: FramedStream, values: Float32Array, opts: { signal: AbortSignal, idleMs?: number, creditAbove?: (sent: number) => Promise<number> }): Promise<void> {
   const bytes = bytesOf(values)
   const write = async (frame: Uint8Array): Promise<void> => {
     if (opts.idleMs == null) await lp.write(frame, { signal: opts.signal })
     else await withTimeout(opts.signal, opts.idleMs, async signal => { await lp.write(frame, { signal }) })
   }
-  for (let off = 0; off < bytes.byteLength; off += SHARD_FRAME_BYTES) await write(bytes.subarray(off, Math.min(off + SHARD_FRAME_BYTES, bytes.byteLength)))
+  for (let off = 0; off < bytes.byteLength;) {
+    const limit = opts.creditAbove != null ? Math.min(bytes.byteLength, 4 * await opts.creditAbove(off / 4)) : bytes.byteLength
+    const end = Math.min(off + SHARD_FRAME_BYTES, limit)
+    await write(bytes.subarray(off, end))
+    off = end
+  }
   await write(new Uint8Array(0))
 }
 

@@ -162,6 +162,9 @@ export class RoundRunner {
       clearTimeout(timer)
       intake.close()
     }
+    // Owners stream the mean as soon as they are asked: ask before the round-end notices and the seed's removal.
+    const gathering = upload != null && intake.accepted.length > 0 ? this.gather(intake, upload) : undefined
+    gathering?.catch(() => {})
     const what = this.aggregates() ? 'updates' : 'clients holding the model'
     const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
     const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
@@ -171,7 +174,7 @@ export class RoundRunner {
     await swarm.remove(seed?.infoHash)
     registrar?.forget(seed?.infoHash)
     this.modelBlob = undefined
-    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload })
+    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering })
     record.results.push(result)
     record.round = round
     this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
@@ -235,7 +238,7 @@ export class RoundRunner {
     return { elements: elementCount(this.p.global.layout), peers }
   }
 
-  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan }): Promise<RoundResult> {
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan, gathering?: Promise<GatherResult> }): Promise<RoundResult> {
     const { job } = this.p.config
     const global = this.p.global
     let aggregationS = intake.aggregationS
@@ -248,8 +251,8 @@ export class RoundRunner {
     } else if (intake.accepted.length > 0) {
       const t0 = performance.now()
       try {
-        if (r.upload != null) {
-          const gathered = await this.gather(intake, r.upload)
+        if (r.gathering != null) {
+          const gathered = await r.gathering
           accepted = gathered.contributors
           ingress += gathered.ingressBytes
           dropped = gathered.dropped.map(d => `${d.clientId} (${d.kind}: ${d.reason})`)

@@ -78,7 +78,9 @@ async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal,
   const into = mean.subarray(range.start, range.end)
   const owner = plan.owners[s]
   try {
+    const t0 = performance.now()
     const outcome = await fromOwner(ctx, plan, committed, s, owner, into, result)
+    ctx.log.debug('shard reduced', { round: plan.round, shard: s, owner: owner.clientId, ok: outcome.ok, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
     // A contributor the owner did not hear from may still hold its update: ask it directly before dropping it.
     if (outcome.ok || outcome.invalid.length > 0) return outcome
     ctx.log.warn('shard owner lacks contributors\' values; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, missing: outcome.missing.join(',') })

@@ -2,6 +2,7 @@ import { InvalidInputError, errorMessage } from '../errors.js'
 import { ShardDigest, squaredDistance, sumSqMatches, weightedMean } from '../aggregation/shards.js'
 import type { ShardRange } from '../aggregation/shards.js'
 import { readValuesInto } from '../control/shard.js'
+import { writeJson } from '../net/frames.js'
 import type { ShardAck, ShardHeader } from '../control/shard.js'
 import { writeReduceMessage } from '../control/reduce.js'
 import type { ReduceRequest, Rejected } from '../control/reduce.js'
@@ -12,6 +13,18 @@ import type { FramedStream } from '../net/frames.js'
  * in, and a frame arrives within the stall time even when many owners share the server's link.
  */
 const CHUNK_VALUES = 16 * 1024
+
+/**
+ * Pacing of the contributors' streams: each may run this many values (256 KiB) ahead of the slowest one still
+ * moving. The mean can be sent only as far as every contributor has come, so a stream far ahead would only take
+ * link time from the ones behind; kept together, the mean leaves at the pace its inputs arrive.
+ */
+export const PACE_WINDOW_VALUES = 256 * 1024
+/** A stream with credit that has not moved for this long no longer holds the others back. */
+export const PACE_STALL_MS = 3000
+/** Credit is repeated this often, so a sender held back knows the owner is still there. */
+const CREDIT_REPEAT_MS = 5000
+const PACE_TICK_MS = 500
 
 interface Held {
   values: Float32Array
@@ -25,6 +38,10 @@ interface Held {
   invalid?: string
   /** set when the transfer broke off (stream error, stall): the contributor is missing */
   broken?: string
+  /** while its stream is open: values the sender may have sent, when that was last said, and how to say more */
+  credit: number
+  creditAt: number
+  grant?: (credit: number) => void
 }
 
 /**
@@ -45,6 +62,7 @@ export class ShardOwner {
   private readonly held = new Map<string, Held>()
   private waiters = new Set<() => void>()
   private dropped = false
+  private ticker?: NodeJS.Timeout
 
   /** Made when the round is announced: shards may arrive before this peer holds the model. */
   constructor (init: { jobId: string, round: number, shard: number, range: ShardRange, senders: ReadonlyMap<string, string> }) {
@@ -82,16 +100,41 @@ export class ShardOwner {
     const refusal = this.refusal(h, fromPeer)
     if (refusal != null) return { accepted: false, reason: refusal }
     const entry = this.start(h.clientId)
+    let said = Promise.resolve()
+    entry.grant = (credit) => { said = said.then(async () => { await writeJson(lp, { credit }, opts.signal) }).catch(() => {}) }
+    this.pace()
     try {
       await readValuesInto(lp, entry.values, { signal: opts.signal, idleMs: opts.idleMs, field: `shard ${this.shard} from ${h.clientId}`, onValues: (v) => { this.progress(entry, v) } })
+      entry.done = true
     } catch (err) {
       entry.broken ??= errorMessage(err)
+    } finally {
+      entry.grant = undefined
+      this.pace()
       this.wake()
-      return { accepted: false, reason: entry.invalid ?? entry.broken }
+      await said
     }
-    entry.done = true
-    this.wake()
+    if (entry.broken != null) return { accepted: false, reason: entry.invalid ?? entry.broken }
     return entry.invalid != null ? { accepted: false, reason: entry.invalid } : { accepted: true }
+  }
+
+  /**
+   * Grants the streams open here credit up to the slowest moving one plus a window (see PACE_WINDOW_VALUES), and
+   * repeats it now and then; a stream stalled with credit in hand is left out of the minimum.
+   */
+  private pace (): void {
+    const now = Date.now()
+    const open = [...this.held.values()].filter(e => e.grant != null)
+    const moving = open.filter(e => !(e.received < e.credit && now - e.progressAt > PACE_STALL_MS))
+    const limit = moving.length === 0 ? this.elements : Math.min(this.elements, Math.min(...moving.map(e => e.received)) + PACE_WINDOW_VALUES)
+    for (const e of open) {
+      if (limit <= e.credit && now - e.creditAt < CREDIT_REPEAT_MS) continue
+      e.credit = Math.max(e.credit, limit)
+      e.creditAt = now
+      e.grant?.(e.credit)
+    }
+    if (open.length > 0 && this.ticker == null && !this.dropped) this.ticker = setInterval(() => { this.pace() }, PACE_TICK_MS)
+    if (open.length === 0 && this.ticker != null) { clearInterval(this.ticker); this.ticker = undefined }
   }
 
   /** The owner's own shard of its own update: no stream. */
@@ -104,7 +147,7 @@ export class ShardOwner {
   }
 
   private start (clientId: string): Held {
-    const entry: Held = { values: new Float32Array(this.elements), digest: new ShardDigest(), received: 0, progressAt: Date.now(), done: false }
+    const entry: Held = { values: new Float32Array(this.elements), digest: new ShardDigest(), received: 0, progressAt: Date.now(), done: false, credit: 0, creditAt: 0 }
     this.held.set(clientId, entry)
     return entry
   }
@@ -120,6 +163,7 @@ export class ShardOwner {
       entry.invalid = err.message
       throw err
     }
+    if (entry.grant != null) this.pace()
     this.wake()
   }
 
@@ -198,6 +242,8 @@ export class ShardOwner {
 
   drop (): void {
     this.dropped = true
+    clearInterval(this.ticker)
+    this.ticker = undefined
     this.held.clear()
     this.wake()
   }

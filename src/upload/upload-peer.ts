@@ -142,6 +142,7 @@ export class UploadPeer {
       const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
       const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
       await stream.close().catch(() => {})
+      this.log.debug('shard delivered', { round: round.round, shard, owner: owner.clientId, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
       if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
     })
     const failed = sent.flatMap((r, shard) => r.status === 'rejected' ? [`${shard} (${round.peers[shard].clientId}): ${errorMessage(r.reason)}`] : [])
@@ -152,10 +153,12 @@ export class UploadPeer {
 
   private async onShard (stream: Stream, conn: Connection): Promise<void> {
     const lp = framed(stream)
+    const t0 = performance.now()
     const header = parseShardHeader(await withTimeout(this.signal, this.idleMs, async signal => await readJson(lp, 'shard', signal)))
     const owner = this.session?.owner
     const ack = owner == null ? { accepted: false, reason: `no shard of round ${header.round} is kept here` } : await owner.receive(lp, header, conn.remotePeer.toString(), { signal: this.signal, idleMs: this.idleMs })
     if (!ack.accepted) this.log.warn('shard refused', { round: header.round, from: header.clientId, shard: header.shard, reason: ack.reason })
+    else this.log.debug('shard received', { round: header.round, from: header.clientId, shard: header.shard, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
     await writeJson(lp, ack, this.signal)
   }
 

@@ -22,7 +22,7 @@ import { parseUpdateAck, parseUpdateHeader } from '../../../src/control/update.j
 import { parseRoundsRequest } from '../../../src/server/admin-api.js'
 import { parseContribution } from '../../../src/control/contribution.js'
 import { parseReduceHead, parseReduceRequest, parseReduceTrailer } from '../../../src/control/reduce.js'
-import { parseShardAck, parseShardFetchRequest, parseShardFetchResponse, parseShardHeader } from '../../../src/control/shard.js'
+import { parseShardReply, parseShardFetchRequest, parseShardFetchResponse, parseShardHeader } from '../../../src/control/shard.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 
 // Property: every parser of outside input returns, or throws a typed BtpsError naming what is wrong; nothing else.
@@ -70,7 +70,7 @@ test('model files: random and mutated bytes', () => {
 test('gossip messages and stream headers: random bytes, random JSON, mutated valid messages', () => {
   // Every control protocol's parsers, both directions (src/control/).
   const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseUpdateAck, parseLoginRequest, parseLoginResponse, parseReceipt, parseModelRequest, (v) => parseReport(v),
-    parseContribution, parseShardHeader, parseShardAck, parseShardFetchRequest, parseShardFetchResponse, parseReduceRequest, parseReduceHead, parseReduceTrailer]
+    parseContribution, parseShardHeader, parseShardReply, parseShardFetchRequest, parseShardFetchResponse, parseReduceRequest, parseReduceHead, parseReduceTrailer]
   fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), b => typedOrOk(() => parseRoundMessage(b)) && typedOrOk(() => parseHeartbeat(b))), { numRuns: RUNS })
   fc.assert(fc.property(fc.jsonValue(), v => typedOrOk(() => parseRoundMessage(json(v))) && parsers.every(p => typedOrOk(() => p(v)))), { numRuns: RUNS })
   fc.assert(fc.property(mutated(json(announcement)), b => typedOrOk(() => parseRoundMessage(b))), { numRuns: RUNS })
