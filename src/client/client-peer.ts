@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js'
 import { childController, lifetimeController } from '../abort.js'
 import { buildModel } from '../model/architectures.js'
 import { createControlNode } from '../net/node.js'
+import { loadOrCreatePeerKey } from '../net/peer-key.js'
 import { loadPsk } from '../net/psk.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
@@ -24,12 +25,19 @@ import { UploadPeer } from '../upload/upload-peer.js'
 interface Task { round: number, controller: AbortController, done: Promise<void> }
 
 /**
+ * A client's default id: the end of its peer id, so ids differ across hosts and containers (a pid does not) and
+ * stay the same across restarts when the key is kept (`client.key_file`).
+ */
+export const defaultClientId = (peerId: string): string => `client-${peerId.slice(-10)}`
+
+/**
  * A client peer: logs in to the job's server, and for every round it is selected for downloads the model
  * (from the swarm, or directly in `ps` mode), trains on its partition, sends its update and seeds meanwhile.
  * It composes the server session (login, heartbeats, the round-message gate) and one round task at a time.
  */
 export class ClientPeer {
-  readonly clientId: string
+  /** `client.id`, or (when that is empty) derived from the peer id once the node is up */
+  clientId: string
   state: ClientState = 'idle'
   partitionIndex = -1
 
@@ -53,7 +61,7 @@ export class ClientPeer {
   constructor (components: { log: Logger }, config: Config) {
     this.config = config
     this.log = components.log
-    this.clientId = config.client.id !== '' ? config.client.id : `client-${process.pid}`
+    this.clientId = config.client.id
   }
 
   async start (): Promise<void> {
@@ -69,8 +77,10 @@ export class ClientPeer {
       }
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }) })
       await this.swarm.start()
-      const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined })
+      const privateKey = client.keyFile !== '' ? await loadOrCreatePeerKey(client.keyFile) : undefined
+      const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined, privateKey })
       this.node = node
+      if (this.clientId === '') this.clientId = defaultClientId(node.peerId.toString())
       this.uploads = new UploadPeer({ log: this.log.child({ component: 'upload' }), node, signal: this.controller.signal }, { clientId: this.clientId, server: () => this.session?.serverPeer, idleMs: this.config.server.uploadStallS * 1000 })
       await this.uploads.start()
       this.session = new ServerSession({

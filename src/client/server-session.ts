@@ -96,11 +96,18 @@ export class ServerSession {
     }
     this.serverPeer = conn.remotePeer
     this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
-    const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
     // The port this node listens on: other clients send it shards there (`job.upload: swarm`).
     const listenPort = Number(/\/tcp\/(\d+)/.exec(node.getMultiaddrs()[0]?.toString() ?? '')?.[1] ?? 0)
-    const res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
-    await stream.close().catch(() => {})
+    let res
+    for (;;) {
+      const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
+      res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
+      await stream.close().catch(() => {})
+      // A refusal that may lift (this id's previous key still within its heartbeat window, e.g. right after a restart).
+      if (res.ok || res.retryAfterS == null) break
+      log.warn('login refused; trying again', { reason: res.reason, inS: res.retryAfterS })
+      await sleep(res.retryAfterS * 1000 + 500, signal)
+    }
     if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
     if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)
     const { samples } = this.p.onLogin(res)

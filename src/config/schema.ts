@@ -76,11 +76,12 @@ export const SCHEMA = {
     upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' }
   },
   client: {
-    id: { type: 'string', default: '', help: 'client id (default: client-<pid>)' },
+    id: { type: 'string', default: '', help: 'client id (default: client-<the end of its peer id>, stable with client.key_file)' },
     server: { type: 'string', default: '/ip4/127.0.0.1/tcp/7000', help: 'server libp2p address (multiaddr or host:port); ending it in /p2p/<server peer id> pins the server\'s identity' },
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the client listens on' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },
-    heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' }
+    heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' },
+    key_file: { type: 'string', default: '', help: 'file holding the client\'s libp2p key (made, mode 0600, when missing): the server binds the client id to this key, and the default id is derived from it (empty: a new key each start)' }
   },
   log: {
     level: { type: 'enum', default: 'info', values: LOG_LEVELS, help: 'log level' },

@@ -144,14 +144,15 @@ async function writeValues (lp: FramedStream, values: Float32Array, opts: { sign
  * Reads data frames into `into` until the empty end frame, calling `onValues` with each run of whole values as it
  * lands (so a reader can verify, reduce or forward while the rest streams). A frame may end mid-value; no more
  * than `into` holds is accepted, and fewer is an error unless `partial` (then the count read is returned). Every
- * frame must arrive within `idleMs` of the last.
+ * frame must arrive within `idleMs` of the last, or of `owedSince()` when given: a reader that paces its sender
+ * counts only the time the sender had credit and sent nothing.
  */
-export async function readValuesInto (lp: FramedStream, into: Float32Array, opts: { signal?: AbortSignal, idleMs: number, field: string, partial?: boolean, onValues?: (values: Float32Array) => void }): Promise<number> {
+export async function readValuesInto (lp: FramedStream, into: Float32Array, opts: { signal?: AbortSignal, idleMs: number, field: string, partial?: boolean, onValues?: (values: Float32Array) => void, owedSince?: () => number }): Promise<number> {
   const target = bytesOf(into)
   let length = 0
   let done = 0
   for (;;) {
-    const frame = await withTimeout(opts.signal ?? new AbortController().signal, opts.idleMs, async signal => await lp.read({ signal }))
+    const frame = await readFrame(lp, opts.signal ?? new AbortController().signal, opts.idleMs, opts.owedSince)
     if (frame.byteLength === 0) break
     if (length + frame.byteLength > target.byteLength) throw new InvalidInputError('SHARD_INVALID', opts.field, `exceeds ${target.byteLength} bytes`)
     for (const chunk of frame) { target.set(chunk, length); length += chunk.byteLength }
@@ -160,4 +161,24 @@ export async function readValuesInto (lp: FramedStream, into: Float32Array, opts
   }
   if (length !== target.byteLength && opts.partial !== true) throw new InvalidInputError('SHARD_INVALID', opts.field, `has ${length} bytes, expected ${target.byteLength}`)
   return done
+}
+
+/** The next frame, within `idleMs` of when the read began or of `owedSince()` (whichever is later, re-read as it moves). */
+async function readFrame (lp: FramedStream, parent: AbortSignal, idleMs: number, owedSince?: () => number): Promise<Awaited<ReturnType<FramedStream['read']>>> {
+  if (owedSince == null) return await withTimeout(parent, idleMs, async signal => await lp.read({ signal }))
+  const began = Date.now()
+  const { controller, release } = childController(parent)
+  let timer: NodeJS.Timeout | undefined
+  const arm = (): void => {
+    const left = idleMs - (Date.now() - Math.max(began, owedSince()))
+    if (left <= 0) controller.abort(new DOMException(`nothing within ${idleMs} ms`, 'TimeoutError'))
+    else timer = setTimeout(arm, left)
+  }
+  arm()
+  try {
+    return await lp.read({ signal: controller.signal })
+  } finally {
+    clearTimeout(timer)
+    release()
+  }
 }

@@ -5,6 +5,7 @@ import { BtpsError, errorMessage } from '../errors.js'
 import { parseModel, serializeModel } from '../model/serialize.js'
 import type { NamedTensor } from '../model/serialize.js'
 import type { RoundResult } from './round-result.js'
+import type { ClientBinding } from './client-registry.js'
 
 /** What a restarted server resumes from: the last finished round, its model, and how far the job was asked to go. */
 export interface Checkpoint { round: number, tensors: NamedTensor[], results: RoundResult[], target: number }
@@ -25,6 +26,30 @@ export class CheckpointStore {
   /** One file per round's model, named in state.json, so the pair is replaced as one: model, then state. */
   modelPath (round: number): string { return join(this.dir, `model-${String(round).padStart(6, '0')}.bin`) }
   private get statePath (): string { return join(this.dir, 'state.json') }
+  private get clientsPath (): string { return join(this.dir, 'clients.json') }
+
+  /** Which peer key holds each client id (and its partition and record), so a restart cannot be used to take ids. */
+  saveClients (bindings: readonly ClientBinding[]): void {
+    writeFileAtomic(this.clientsPath, JSON.stringify({ jobId: this.jobId, clients: bindings }))
+  }
+
+  /** The saved bindings (none when there are none); a file that cannot be read is an error, like the checkpoint. */
+  loadClients (): ClientBinding[] {
+    if (!existsSync(this.clientsPath)) return []
+    const bad = (why: string): never => { throw new BtpsError('CHECKPOINT_INVALID', `checkpoint ${this.clientsPath}: ${why}; move it away to start the job afresh`) }
+    let doc: { jobId?: unknown, clients?: unknown }
+    try {
+      doc = JSON.parse(readFileSync(this.clientsPath, 'utf8')) as typeof doc
+    } catch (err) {
+      return bad(`unreadable (${errorMessage(err)})`)
+    }
+    if (doc.jobId !== this.jobId) return bad(`holds job ${JSON.stringify(doc.jobId)}`)
+    if (!Array.isArray(doc.clients)) return bad('has no client list')
+    return doc.clients.map((c: Partial<ClientBinding>, i) => {
+      const ok = typeof c.clientId === 'string' && typeof c.peerId === 'string' && Number.isInteger(c.partition) && Number.isInteger(c.rejected) && typeof c.excluded === 'boolean'
+      return ok ? { clientId: c.clientId, peerId: c.peerId, partition: c.partition, rejected: c.rejected, excluded: c.excluded } as ClientBinding : bad(`clients[${i}] is not a client binding`)
+    })
+  }
 
   private writeState (round: number, target: number, results: RoundResult[]): void {
     writeFileAtomic(this.statePath, JSON.stringify({ jobId: this.jobId, round, target, results }, null, 1))

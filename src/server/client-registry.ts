@@ -18,7 +18,17 @@ export interface ClientEntry {
   excluded: boolean
 }
 
-/** Who has logged in, which data partition each holds, and who is alive enough to be selected. */
+/** What a restarted server keeps of each client: whose key holds the id, its partition and its record. */
+export interface ClientBinding { clientId: string, peerId: string, partition: number, rejected: number, excluded: boolean }
+
+/** `bound`: the id is new, or moved to this key (the bindings changed and are worth saving) */
+export type LoginOutcome = { ok: true, entry: ClientEntry, bound: 'new' | 'rebound' | 'same' } | { ok: false, reason: string, retryAfterS?: number }
+
+/**
+ * Who has logged in, which data partition each holds, and who is alive enough to be selected. A client id is bound
+ * to the peer key it first logged in with: another key may take it over only once the holder has been silent for
+ * the heartbeat window (a client that lost its key), and a peer holds one id at a time.
+ */
 export class ClientRegistry {
   private readonly clients = new Map<string, ClientEntry>()
   private readonly partitions: number
@@ -29,20 +39,46 @@ export class ClientRegistry {
     this.staleMs = opts.staleMs
   }
 
-  /** Registers a login; a returning client id keeps its partition. Returns undefined when every partition is taken. */
-  login (clientId: string, peerId: string, backend: string, addr?: string, now = Date.now()): ClientEntry | undefined {
+  /** Whether `c` is connected or was heard from within the heartbeat window. */
+  private live (c: ClientEntry, now: number): boolean {
+    return c.online || now - c.lastSeen <= this.staleMs
+  }
+
+  /** Registers a login; a returning client id keeps its partition. Refuses a taken id, a second id, or a full job. */
+  login (clientId: string, peerId: string, backend: string, addr?: string, now = Date.now()): LoginOutcome {
+    const other = [...this.clients.values()].find(c => c.peerId === peerId && c.clientId !== clientId && this.live(c, now))
+    if (other != null) return { ok: false, reason: `this peer is logged in as ${other.clientId}; one client id per peer` }
     const known = this.clients.get(clientId)
     if (known != null) {
+      const rebound = known.peerId !== peerId
+      if (rebound && this.live(known, now)) {
+        const heard = known.online ? 'which is connected' : `which was heard from ${((now - known.lastSeen) / 1000).toFixed(0)} s ago`
+        const retryAfterS = Math.ceil((known.online ? this.staleMs : this.staleMs - (now - known.lastSeen)) / 1000)
+        return { ok: false, reason: `${clientId} is bound to another peer key, ${heard}; it can move to a new key ${this.staleMs / 1000} s after its holder goes silent`, retryAfterS }
+      }
       Object.assign(known, { peerId, addr, backend, lastSeen: now, online: true, state: 'idle' })
-      return known
+      return { ok: true, entry: known, bound: rebound ? 'rebound' : 'same' }
     }
     const used = new Set([...this.clients.values()].map(c => c.partition))
     let partition = 0
     while (used.has(partition)) partition++
-    if (partition >= this.partitions) return undefined
+    if (partition >= this.partitions) return { ok: false, reason: `all ${this.partitions} partitions are taken` }
     const entry: ClientEntry = { clientId, peerId, addr, partition, backend, state: 'idle', round: 0, lastSeen: now, online: true, rejected: 0, excluded: false }
     this.clients.set(clientId, entry)
-    return entry
+    return { ok: true, entry, bound: 'new' }
+  }
+
+  /** The bindings to persist beside the checkpoint. */
+  bindings (): ClientBinding[] {
+    return this.list().map(c => ({ clientId: c.clientId, peerId: c.peerId, partition: c.partition, rejected: c.rejected, excluded: c.excluded }))
+  }
+
+  /**
+   * Bindings a previous run of the server persisted, as offline clients. They count as heard from `now`, so each
+   * holder has a heartbeat window to come back before its id can move to another key.
+   */
+  restore (bindings: readonly ClientBinding[], now = Date.now()): void {
+    for (const b of bindings) this.clients.set(b.clientId, { ...b, backend: '', state: 'idle', round: 0, lastSeen: now, online: false })
   }
 
   heartbeat (clientId: string, peerId: string, state: ClientState, round: number, now = Date.now()): boolean {

@@ -23,7 +23,7 @@ import type { Backend } from '../training/backend.js'
 import { loadMnist } from '../training/mnist.js'
 import { EventWriter } from '../metrics/event-writer.js'
 import { CheckpointStore } from './checkpoint.js'
-import { loadOrCreatePeerKey } from './peer-key.js'
+import { loadOrCreatePeerKey } from '../net/peer-key.js'
 import { loadPsk } from '../net/psk.js'
 import type { Checkpoint } from './checkpoint.js'
 import { ClientRegistry } from './client-registry.js'
@@ -126,7 +126,10 @@ export class ParameterServer {
       this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
       const writer = new EventWriter(this.runDir)
       const checkpoints = this.checkpoints = new CheckpointStore(server.checkpointDir, job.id)
-      if (server.resume === 'yes') this.resume(checkpoints.load())
+      if (server.resume === 'yes') {
+        this.resume(checkpoints.load())
+        this.registry.restore(checkpoints.loadClients())
+      }
       const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), uploadLimit: this.uploadLimiter?.bytesPerSecond })
       await swarm.start()
       const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
@@ -189,7 +192,8 @@ export class ParameterServer {
       }
     }
     const intake = (): RoundRunner['intake'] => runner.intake
-    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal }
+    const checkpoints = this.need(this.checkpoints)
+    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal, bound: () => { checkpoints.saveClients(registry.bindings()) } }
     const model = { registry, round: () => ({ intake: runner.intake, blob: runner.modelBlob }), countEgress: (n: number) => { runner.countEgress(n) }, limiter: this.uploadLimiter, signal }
     const sizes = this.partitionSizes
     const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1

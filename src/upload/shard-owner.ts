@@ -41,6 +41,8 @@ interface Held {
   /** while its stream is open: values the sender may have sent, when that was last said, and how to say more */
   credit: number
   creditAt: number
+  /** when the credit last grew beyond what had arrived: from then on the sender owes values */
+  owedAt: number
   grant?: (credit: number) => void
 }
 
@@ -104,7 +106,9 @@ export class ShardOwner {
     entry.grant = (credit) => { said = said.then(async () => { await writeJson(lp, { credit }, opts.signal) }).catch(() => {}) }
     this.pace()
     try {
-      await readValuesInto(lp, entry.values, { signal: opts.signal, idleMs: opts.idleMs, field: `shard ${this.shard} from ${h.clientId}`, onValues: (v) => { this.progress(entry, v) } })
+      // Time the sender spends held back by this owner's credit is not its stall.
+      const owedSince = (): number => entry.received >= entry.credit ? Date.now() : Math.max(entry.progressAt, entry.owedAt)
+      await readValuesInto(lp, entry.values, { signal: opts.signal, idleMs: opts.idleMs, field: `shard ${this.shard} from ${h.clientId}`, onValues: (v) => { this.progress(entry, v) }, owedSince })
       entry.done = true
     } catch (err) {
       entry.broken ??= errorMessage(err)
@@ -129,6 +133,7 @@ export class ShardOwner {
     const limit = moving.length === 0 ? this.elements : Math.min(this.elements, Math.min(...moving.map(e => e.received)) + PACE_WINDOW_VALUES)
     for (const e of open) {
       if (limit <= e.credit && now - e.creditAt < CREDIT_REPEAT_MS) continue
+      if (limit > e.credit && e.received >= e.credit) e.owedAt = now
       e.credit = Math.max(e.credit, limit)
       e.creditAt = now
       e.grant?.(e.credit)
@@ -147,7 +152,7 @@ export class ShardOwner {
   }
 
   private start (clientId: string): Held {
-    const entry: Held = { values: new Float32Array(this.elements), digest: new ShardDigest(), received: 0, progressAt: Date.now(), done: false, credit: 0, creditAt: 0 }
+    const entry: Held = { values: new Float32Array(this.elements), digest: new ShardDigest(), received: 0, progressAt: Date.now(), done: false, credit: 0, creditAt: 0, owedAt: 0 }
     this.held.set(clientId, entry)
     return entry
   }

@@ -12,6 +12,7 @@ import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from
 import type { RoundAnnouncement, RoundEnd } from '../../src/control/round.js'
 import { registrationProof } from '../../src/tracker/registration.js'
 import { startRole } from '../../src/cli/child-process.js'
+import { LOGIN_PROTOCOL, login } from '../../src/control/login.js'
 import { startCluster, until } from './cluster.js'
 import type { Cluster } from './cluster.js'
 
@@ -76,6 +77,23 @@ test('round messages from a peer other than the job\'s server are ignored, on go
   cluster.processes.push(startRole('client-pinned', ['client', '--job', 'insider', '--job.task', 'distribute', '--job.psk_file', join(cluster.dir, 'swarm.key'), '--tracker', cluster.trackerUdp, '--server', pin, '--id', 'client-pinned'], join(cluster.dir, 'client-pinned.log')))
   await until('the pinned client refuses the server', async () => /does not match expected remote identity key/.test(readFileSync(join(cluster.dir, 'client-pinned.log'), { encoding: 'utf8', flag: 'a+' })) ? true : undefined, 15_000)
   assert.not.ok((await cluster.admin.status()).clients.some(c => c.clientId === 'client-pinned'), 'it never logged in')
+  failed = false
+})
+
+test('a member cannot take the id of a client that is connected: refused, saying why, and the client keeps its rounds', async () => {
+  failed = true
+  const taker = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
+  insiders.push(taker)
+  const conn = await taker.dial(multiaddr(cluster.serverAddr))
+  const res = await login(framed(await conn.newStream(LOGIN_PROTOCOL)), { clientId: 'client-1', backend: 'cpu' })
+  assert.is(res.ok, false)
+  assert.match(res.ok ? '' : res.reason, /^job insider: client-1 is bound to another peer key, which is connected/)
+  const refused = new RegExp(`login refused .*client=client-1 peer=${taker.peerId.toString()}`)
+  await until('the server logs the refusal', async () => refused.test(readFileSync(join(cluster.dir, 'server.log'), 'utf8')) ? true : undefined, 10_000)
+  const before = (await cluster.admin.status()).results.length
+  await cluster.admin.startRounds(1)
+  const result = await until('the next round', async () => (await cluster.admin.status()).results[before], 40_000)
+  assert.equal([...result.accepted].sort(), ['client-1', 'client-2'], `client-1 still gets its rounds: ${result.reason ?? ''}`)
   failed = false
 })
 

@@ -12,19 +12,25 @@ export interface LoginContext {
   round: () => number
   log: Logger
   signal: AbortSignal
+  /** after a login that bound an id to a key: the bindings are saved beside the checkpoint */
+  bound: () => void
 }
 
-/** `/bt-ps/login/1.0.0`: admits a client to a data partition, or refuses when every partition is taken. */
+/** `/bt-ps/login/1.0.0`: admits a client to a data partition, or refuses (id bound to another key, full job) saying why. */
 export async function handleLogin (ctx: LoginContext, stream: Stream, conn: Connection): Promise<void> {
   const lp = framed(stream)
   const req = await readLoginRequest(lp, ctx.signal)
   const peerId = conn.remotePeer.toString()
   const addr = req.listenPort != null ? dialAddress(conn.remoteAddr.toString(), req.listenPort, peerId) : undefined
-  const entry = ctx.registry.login(req.clientId, peerId, req.backend, addr)
-  if (entry == null) {
-    await answerLogin(lp, { ok: false, reason: `all ${ctx.job.clients} partitions of job ${ctx.job.id} are taken` })
+  const outcome = ctx.registry.login(req.clientId, peerId, req.backend, addr)
+  if (!outcome.ok) {
+    ctx.log.warn('login refused', { client: req.clientId, peer: peerId, reason: outcome.reason })
+    await answerLogin(lp, { ok: false, reason: `job ${ctx.job.id}: ${outcome.reason}`, ...(outcome.retryAfterS != null ? { retryAfterS: outcome.retryAfterS } : {}) })
   } else {
+    const { entry, bound } = outcome
+    if (bound === 'rebound') ctx.log.warn('client id moved to a new peer key after its holder went silent', { client: req.clientId, peer: peerId })
     ctx.log.info('client logged in', { client: req.clientId, partition: entry.partition, backend: req.backend })
+    if (bound !== 'same') ctx.bound()
     await answerLogin(lp, { ok: true, jobId: ctx.job.id, partition: entry.partition, partitions: ctx.job.clients, round: ctx.round() })
   }
   await stream.close()

@@ -43,4 +43,19 @@ test('a damaged checkpoint is an error naming the file, never a silent fresh sta
   }
 })
 
+test('client bindings are kept beside the checkpoint; a damaged list is an error naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'btps-ckpt-'))
+  try {
+    const store = new CheckpointStore(dir, 'job')
+    assert.equal(store.loadClients(), [])
+    const bindings = [{ clientId: 'client-1', peerId: '12D3KooWa', partition: 0, rejected: 2, excluded: false }]
+    store.saveClients(bindings)
+    assert.equal(new CheckpointStore(dir, 'job').loadClients(), bindings)
+    writeFileSync(join(dir, 'job', 'clients.json'), JSON.stringify({ jobId: 'job', clients: [{ clientId: 'client-1' }] }))
+    assert.throws(() => store.loadClients(), /clients\.json: clients\[0\] is not a client binding; move it away/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test.run()

@@ -36,6 +36,12 @@ class Sender {
   }
 
   async finish (): Promise<void> { await this.lp.write(new Uint8Array(0)) }
+
+  /** Sends everything, as credit comes, then the end frame. */
+  async sendAll (): Promise<void> {
+    while (this.sent < ELEMENTS) { await this.send(ELEMENTS); await new Promise(resolve => setTimeout(resolve, 10)) }
+    await this.finish()
+  }
 }
 
 const until = async (what: string, ok: () => boolean, ms = 10_000): Promise<void> => {
@@ -46,7 +52,7 @@ const until = async (what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
-test('an owner keeps a fast contributor within a window of the slowest one, and stops waiting on one that stalls', async () => {
+async function ownerWithTwoSenders (idleMs: number): Promise<{ owner: ShardOwner, open: (which: 'fast' | 'slow') => Promise<Sender>, close: () => Promise<void> }> {
   const ownerNode = await createControlNode({ host: '127.0.0.1', port: 0 })
   const nodes = await Promise.all([0, 1].map(async () => await createControlNode({ host: '127.0.0.1', port: 0 })))
   const senders = new Map([['fast', nodes[0].peerId.toString()], ['slow', nodes[1].peerId.toString()]])
@@ -55,16 +61,24 @@ test('an owner keeps a fast contributor within a window of the slowest one, and 
   await ownerNode.handle(SHARD_PROTOCOL, async (stream, conn) => {
     const lp = framed(stream)
     const header = parseShardHeader(await readJson(lp, 'shard'))
-    const ack = await owner.receive(lp, header, conn.remotePeer.toString(), { signal, idleMs: 20_000 })
+    const ack = await owner.receive(lp, header, conn.remotePeer.toString(), { signal, idleMs })
     await writeJson(lp, ack)
     await stream.close()
   })
+  return {
+    owner,
+    open: async (which) => new Sender(framed(await nodes[which === 'fast' ? 0 : 1].dialProtocol(ownerNode.getMultiaddrs()[0], SHARD_PROTOCOL)), which),
+    close: async () => { owner.drop(); await Promise.all([ownerNode, ...nodes].map(async n => { await n.stop() })) }
+  }
+}
+
+test('an owner keeps a fast contributor within a window of the slowest one, and stops waiting on one that stalls', async () => {
+  const { open, close } = await ownerWithTwoSenders(20_000)
   try {
-    const open = async (i: number, id: string): Promise<Sender> => new Sender(framed(await nodes[i].dialProtocol(ownerNode.getMultiaddrs()[0], SHARD_PROTOCOL)), id)
-    const slow = await open(1, 'slow')
+    const slow = await open('slow')
     await until('credited', () => slow.credit > 0)
     await slow.send(1000)
-    const fast = await open(0, 'fast')
+    const fast = await open('fast')
     await until('credited', () => fast.credit > 0)
     // The fast one sends all it may; while the slow one is still moving, that is never more than a window past it.
     const t0 = Date.now()
@@ -84,8 +98,32 @@ test('an owner keeps a fast contributor within a window of the slowest one, and 
     await until('answered', () => slow.answer != null)
     assert.equal(slow.answer, { accepted: true })
   } finally {
-    owner.drop()
-    await Promise.all([ownerNode, ...nodes].map(async n => { await n.stop() }))
+    await close()
+  }
+})
+
+test('a contributor held back by the owner\'s credit longer than the stall time is not taken for stalled', async () => {
+  const { open, close } = await ownerWithTwoSenders(1000)
+  try {
+    // The fast one starts alone and gets well ahead; then a late one joins at 0 and catches up slowly.
+    const fast = await open('fast')
+    await until('credited', () => fast.credit > 0)
+    while (fast.sent < 2 * PACE_WINDOW_VALUES) { await fast.send(2 * PACE_WINDOW_VALUES); await new Promise(resolve => setTimeout(resolve, 10)) }
+    const slow = await open('slow')
+    await until('credited', () => slow.credit > 0)
+    const held = fast.credit
+    for (let t = 0; t < 10; t++) {
+      await fast.send(ELEMENTS)
+      await slow.send(slow.sent + 1000)
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    assert.is(fast.credit, held, 'no new credit while the late one is more than a window behind')
+    assert.is(fast.answer, undefined, 'held for 2.5 stall times, and not dropped for it')
+    await Promise.all([slow.sendAll(), fast.sendAll()])
+    await until('answered', () => fast.answer != null && slow.answer != null)
+    assert.equal([fast.answer, slow.answer], [{ accepted: true }, { accepted: true }])
+  } finally {
+    await close()
   }
 })
 

@@ -5,15 +5,16 @@ import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
 
 /**
- * The server's libp2p identity, kept beside its checkpoint (mode 0600) so a restarted server is the same peer:
- * clients that dial it by a /p2p/ address, and that trust round messages only from it, find it again.
+ * A libp2p identity kept in a file (mode 0600), made on first use, so a restarted peer is the same peer: the server
+ * (beside its checkpoint) for clients that dial it by a /p2p/ address and trust round messages only from it; a
+ * client (`client.key_file`) for the server, which binds each client id to the key it first logged in with.
  */
 export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
   if (existsSync(path)) {
     try {
       return privateKeyFromProtobuf(readFileSync(path))
     } catch (err) {
-      throw new BtpsError('PEER_KEY_INVALID', `cannot read the server's peer key ${path}: ${errorMessage(err)}`)
+      throw new BtpsError('PEER_KEY_INVALID', `cannot read the peer key ${path}: ${errorMessage(err)}`)
     }
   }
   const key = await generateKeyPair('Ed25519')
