@@ -3,14 +3,14 @@ declare module 'bittorrent-tracker' {
   import type { EventEmitter } from 'node:events'
   import type { Server as HttpServer } from 'node:http'
   import type { Socket } from 'node:dgram'
-  export interface ServerOptions { http?: boolean, udp?: boolean, ws?: boolean, stats?: boolean, interval?: number, trustProxy?: boolean, filter?: (infoHash: string, params: unknown, cb: (err: Error | null) => void) => void }
+  export interface ServerOptions { http?: boolean, udp?: boolean, ws?: boolean, stats?: boolean, interval?: number, trustProxy?: boolean, peersCacheLength?: number, peersCacheTtl?: number, filter?: (infoHash: string, params: unknown, cb: (err: Error | null) => void) => void }
   export class Server extends EventEmitter {
     constructor (opts?: ServerOptions)
     http: HttpServer | null
     udp4: Socket | null
     udp6: Socket | null
     listening: boolean
-    torrents: Record<string, { peers: { length: number }, complete: number, incomplete: number }>
+    torrents: Record<string, { peers: { length: number, keys: string[], peek: (key: string) => unknown }, complete: number, incomplete: number }>
     close: (cb?: () => void) => void
   }
   export interface ClientOptions { infoHash: string, peerId: string, announce: string[], port: number, getAnnounceOpts?: () => Record<string, number> }

@@ -45,7 +45,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
     children.push(tracker)
     const t = await race(tracker.ready)
     watch(tracker)
-    say(`tracker ready: ${String(t.udp)} (stats ${String(t.http).replace('/announce', '/stats')})`)
+    say(`tracker ready: ${String(t.udp)} (private: ${String(t.http).replace('/announce', '/stats.json')} takes the job's stats token)`)
     const server = startRole('server', ['server', '--config', configFile, '--tracker.url', String(t.udp), '--server.host', '127.0.0.1', '--server.p2p_port', '0', '--server.admin_host', '127.0.0.1', '--server.admin_port', '0', '--server.resume', 'no'], join(logDir, 'server.log'))
     children.push(server)
     const s = await race(server.ready)

@@ -75,7 +75,7 @@ export class ClientPeer {
         this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
         this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
       }
-      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }) })
+      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: client.host })
       await this.swarm.start()
       const privateKey = client.keyFile !== '' ? await loadOrCreatePeerKey(client.keyFile) : undefined
       const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined, privateKey })

@@ -56,6 +56,7 @@ export const SCHEMA = {
     port: { type: 'int', default: 6969, min: 0, max: 65535, help: 'HTTP and UDP announce port' },
     announce_interval_s: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'announce interval told to peers' },
     load_log_s: { type: 'number', default: 60, min: 1, max: 86400, help: 'log announces answered, swarms and their rate this often' },
+    max_peers_per_address: { type: 'int', default: 32, min: 0, max: 100000, help: 'peers one IP address may have in a swarm (0: no cap; loopback is never capped, a local job runs every peer there)' },
     url: { type: 'string', default: 'udp://127.0.0.1:6969', pattern: /^(udp|http|https):\/\/[^\s]+$/, help: 'announce URL peers use' }
   },
   server: {

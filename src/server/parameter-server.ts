@@ -130,7 +130,8 @@ export class ParameterServer {
         this.resume(checkpoints.load())
         this.registry.restore(checkpoints.loadClients())
       }
-      const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), uploadLimit: this.uploadLimiter?.bytesPerSecond })
+      // The BitTorrent listener binds where the libp2p one does (server.host), not every interface.
+      const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: server.host, uploadLimit: this.uploadLimiter?.bytesPerSecond })
       await swarm.start()
       const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
       const psk = job.pskFile !== '' ? loadPsk(job.pskFile, { create: true }) : undefined
@@ -144,7 +145,7 @@ export class ParameterServer {
       this.state = 'idle'
       // Rounds a previous run was asked for and did not finish go on by themselves.
       this.queue.resume(this.record.round)
-      this.log.info('server started', { peer: this.peerId, addrs: this.multiaddrs, bittorrentPort: swarm.port, runDir: this.runDir })
+      this.log.info('server started', { peer: this.peerId, addrs: this.multiaddrs, bittorrent: swarm.address, runDir: this.runDir })
     } catch (err) {
       await this.stop()
       throw err

@@ -55,6 +55,12 @@ export class SwarmPeer {
     this.server = server
   }
 
+  /** where the BitTorrent listener is bound, host:port */
+  get address (): string {
+    const a = this.need().address()
+    return typeof a === 'object' && a != null ? `${a.address}:${a.port}` : String(a)
+  }
+
   get port (): number {
     const a = this.need().address()
     return typeof a === 'object' && a != null ? a.port : 0

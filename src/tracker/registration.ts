@@ -8,6 +8,16 @@ export const REGISTER_PATH = '/bt-ps/torrents/'
 
 const INFO_HASH = /^[0-9a-f]{40}$/
 
+/** What a private tracker's `/stats` takes as `Authorization: Bearer <token>`: derived from the job's key, never the key. */
+export function statsToken (psk: Uint8Array): string {
+  return createHmac('sha256', psk).update('bt-ps tracker stats').digest('hex')
+}
+
+export function checkStatsToken (psk: Uint8Array, authorization: string | undefined): boolean {
+  const token = /^Bearer ([0-9a-f]{64})$/.exec(authorization ?? '')?.[1]
+  return token != null && timingSafeEqual(Buffer.from(token, 'hex'), Buffer.from(statsToken(psk), 'hex'))
+}
+
 export function registrationProof (psk: Uint8Array, infoHash: string): string {
   return createHmac('sha256', psk).update(`bt-ps tracker registration\n${infoHash}`).digest('hex')
 }

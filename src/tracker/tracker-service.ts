@@ -3,11 +3,28 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../logger.js'
 import { BtpsError } from '../errors.js'
 import { bencode } from '../swarm/bencode.js'
-import { REGISTER_PATH, RegisteredTorrents } from './registration.js'
+import { REGISTER_PATH, RegisteredTorrents, checkStatsToken } from './registration.js'
 
-export interface TrackerInit { host: string, port: number, announceIntervalS: number, log: Logger, /** the job's pre-shared key: serve only torrents registered with it */ psk?: Uint8Array }
+export interface TrackerInit {
+  host: string
+  port: number
+  announceIntervalS: number
+  log: Logger
+  /** the job's pre-shared key: serve only torrents registered with it */
+  psk?: Uint8Array
+  /** peers one address may have in a swarm (0: no cap) */
+  maxPeersPerAddress?: number
+  /** whether loopback addresses are capped too (a local job runs every peer on 127.0.0.1) */
+  capLoopback?: boolean
+  /** how often swarms without live peers (and a private tracker's unregistered ones) are dropped (default: 10 intervals, at least 10 s) */
+  expireEveryMs?: number
+}
 
-class UnregisteredTorrent extends Error {}
+class RefusedAnnounce extends Error {}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/
+
+type TrackedSwarm = Server['torrents'][string]
 
 /**
  * A bittorrent-tracker server with HTTP and UDP announce on one port (port 0 picks a free one for both)
@@ -43,15 +60,15 @@ export class TrackerService {
     if (this.server != null) return
     const { log } = this.init
     for (let attempt = 0; ; attempt++) {
-      const registered = this.registered
-      const filter = registered == null
-        ? undefined
-        : (infoHash: string, _params: unknown, cb: (err: Error | null) => void) => { cb(registered.has(infoHash) ? null : new UnregisteredTorrent(`unknown torrent ${infoHash}: this tracker serves only its job's torrents`)) }
-      const server = new Server({ http: true, udp: true, ws: false, stats: true, interval: this.init.announceIntervalS * 1000, filter })
+      const filter = (infoHash: string, params: unknown, cb: (err: Error | null) => void): void => { cb(this.refusal(infoHash, params as { ip?: string, addr?: string })) }
+      // Peers that stop announcing leave the swarm after a few intervals, not bittorrent-tracker's 20 minutes.
+      const peersCacheTtl = Math.max(60_000, 4 * this.init.announceIntervalS * 1000)
+      // A private tracker answers /stats itself, to its job's token only (bittorrent-tracker's would answer anyone first).
+      const server = new Server({ http: true, udp: true, ws: false, stats: this.init.psk == null, interval: this.init.announceIntervalS * 1000, filter, peersCacheTtl })
       // Ours runs before bittorrent-tracker's own handler, which leaves alone a request already answered.
       server.http?.on('request', (req: IncomingMessage, res: ServerResponse) => { this.onHttpRequest(req, res) })
       server.on('warning', (err: unknown) => {
-        if (err instanceof UnregisteredTorrent) { this.refused++; log.debug('tracker: refused announce', { reason: err.message }); return }
+        if (err instanceof RefusedAnnounce) { this.refused++; log.debug('tracker: refused announce', { reason: err.message }); return }
         log.warn('tracker: bad announce', { err: String(err) })
       })
       server.on('error', (err: unknown) => { log.warn('tracker error', { err: String(err) }) })
@@ -70,6 +87,7 @@ export class TrackerService {
         server.listening = true
         this.server = server
         this.port = port
+        this.expiry = setInterval(() => { this.expire() }, this.init.expireEveryMs ?? Math.max(10_000, 10 * this.init.announceIntervalS * 1000))
         return
       } catch (err) {
         server.close()
@@ -79,8 +97,53 @@ export class TrackerService {
     }
   }
 
+  private expiry?: NodeJS.Timeout
+
+  private swarmOf (infoHash: string): TrackedSwarm | undefined {
+    return this.server?.torrents[infoHash]
+  }
+
+  /** Why an announce is refused (a private job's unregistered torrent, too many peers from one address), or null. */
+  private refusal (infoHash: string, params: { ip?: string, addr?: string }): Error | null {
+    if (this.registered != null && !this.registered.has(infoHash)) return new RefusedAnnounce(`unknown torrent ${infoHash}: this tracker serves only its job's torrents`)
+    const cap = this.init.maxPeersPerAddress ?? 0
+    const ip = params.ip ?? ''
+    const swarm = this.swarmOf(infoHash)
+    if (cap === 0 || swarm == null || (this.init.capLoopback !== true && LOOPBACK.test(ip))) return null
+    if (params.addr != null && swarm.peers.keys.includes(params.addr)) return null
+    const prefix = ip.includes(':') ? `[${ip}]:` : `${ip}:`
+    const from = swarm.peers.keys.filter(k => k.startsWith(prefix)).length
+    return from >= cap ? new RefusedAnnounce(`${ip} already has ${from} peers in the swarm of ${infoHash} (tracker.max_peers_per_address)`) : null
+  }
+
+  /** Swarms and peers, as a private tracker's /stats.json tells its job. */
+  private stats (): { torrents: number, activeTorrents: number, peersAll: number } {
+    const swarms = Object.values(this.server?.torrents ?? {})
+    const sizes = swarms.map(s => s.peers.keys.length)
+    return { torrents: swarms.length, activeTorrents: sizes.filter(n => n > 0).length, peersAll: sizes.reduce((a, b) => a + b, 0) }
+  }
+
+  /** Drops swarms with no live peer left, and a private tracker's swarms of torrents no longer registered. */
+  private expire (): void {
+    const torrents = this.server?.torrents
+    if (torrents == null) return
+    for (const [infoHash, swarm] of Object.entries(torrents)) {
+      // peek drops peers past their age
+      const live = swarm.peers.keys.filter(k => swarm.peers.peek(k) != null).length
+      if (live === 0 || (this.registered != null && !this.registered.has(infoHash))) Reflect.deleteProperty(torrents, infoHash)
+    }
+  }
+
   private onHttpRequest (req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? ''
+    // A private tracker's swarms are its job's business: /stats takes a token derived from the job's key.
+    if (this.init.psk != null && /^\/stats(\.json)?(\?|$)/.test(url)) {
+      req.resume()
+      const member = checkStatsToken(this.init.psk, req.headers.authorization)
+      res.writeHead(member ? 200 : 401, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(member ? this.stats() : { error: 'this tracker is private: /stats needs Authorization: Bearer <HMAC-SHA256 of "bt-ps tracker stats" under the job key>' }))
+      return
+    }
     if (url.startsWith('/bt-ps/')) {
       req.resume()
       const verdict = this.registered?.register(req.method, url, req.headers.authorization) ??
@@ -99,6 +162,7 @@ export class TrackerService {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.expiry)
     const server = this.server
     this.server = undefined
     if (server != null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })

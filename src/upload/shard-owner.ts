@@ -25,6 +25,8 @@ export const PACE_STALL_MS = 3000
 /** Credit is repeated this often, so a sender held back knows the owner is still there. */
 const CREDIT_REPEAT_MS = 5000
 const PACE_TICK_MS = 500
+/** A contributor whose transfer broke off tries again (see UploadPeer): it counts as missing only after this long. */
+const RESEND_GRACE_MS = 5000
 
 interface Held {
   values: Float32Array
@@ -38,6 +40,7 @@ interface Held {
   invalid?: string
   /** set when the transfer broke off (stream error, stall): the contributor is missing */
   broken?: string
+  brokenAt?: number
   /** while its stream is open: values the sender may have sent, when that was last said, and how to say more */
   credit: number
   creditAt: number
@@ -112,6 +115,7 @@ export class ShardOwner {
       entry.done = true
     } catch (err) {
       entry.broken ??= errorMessage(err)
+      entry.brokenAt ??= Date.now()
     } finally {
       entry.grant = undefined
       this.pace()
@@ -207,7 +211,7 @@ export class ShardOwner {
     const check = (): void => {
       for (const c of req.contributors) {
         const e = entryOf(c.clientId)
-        if (e?.invalid != null) { if (!invalid.some(r => r.clientId === c.clientId)) invalid.push({ clientId: c.clientId, reason: e.invalid }) } else if (e?.broken != null || (e == null && Date.now() - since > req.waitMs) || (e != null && !e.done && Date.now() - e.progressAt > req.waitMs)) {
+        if (e?.invalid != null) { if (!invalid.some(r => r.clientId === c.clientId)) invalid.push({ clientId: c.clientId, reason: e.invalid }) } else if ((e?.broken != null && Date.now() - (e.brokenAt ?? 0) > RESEND_GRACE_MS) || (e == null && Date.now() - since > req.waitMs) || (e != null && !e.done && Date.now() - e.progressAt > req.waitMs)) {
           if (!missing.includes(c.clientId)) missing.push(c.clientId)
         }
       }

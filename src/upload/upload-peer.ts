@@ -2,7 +2,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { withTimeout } from '../abort.js'
+import { sleep, withTimeout } from '../abort.js'
 import { shardChecks, shardRanges } from '../aggregation/shards.js'
 import type { ShardRange } from '../aggregation/shards.js'
 import { CONTRIBUTION_PROTOCOL, sendContribution } from '../control/contribution.js'
@@ -20,6 +20,9 @@ import { ShardOwner } from './shard-owner.js'
  * links; past ~8 per link, flows on shallow-buffered links starve for seconds at a time.
  */
 const SENDS_AT_ONCE = 8
+
+/** Tries per shard before it is left to the server's fetch. */
+const SEND_ATTEMPTS = 3
 
 /**
  * Runs `fn` for indices 0..n-1 starting at `first` (mod n), `atOnce` at a time, so contributors start at different
@@ -139,11 +142,24 @@ export class UploadPeer {
       if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
       if (owner.addr == null) throw new Error('it gave no address')
       const addr = multiaddr(owner.addr)
-      const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
-      const answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
-      await stream.close().catch(() => {})
-      this.log.debug('shard delivered', { round: round.round, shard, owner: owner.clientId, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
-      if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
+      // A stream that could not be opened or broke off is tried again (the owner takes a resend of a broken
+      // transfer); an owner's refusal is final. Each failed shard would cost the server a fetch of it from everyone.
+      for (let attempt = 1; ; attempt++) {
+        let answer
+        try {
+          const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
+          answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
+          await stream.close().catch(() => {})
+        } catch (err) {
+          if (signal.aborted || attempt >= SEND_ATTEMPTS) throw err
+          this.log.debug('shard transfer failed; trying again', { round: round.round, shard, owner: owner.clientId, attempt, reason: errorMessage(err) })
+          await sleep(1000 * attempt, signal)
+          continue
+        }
+        if (!answer.accepted) throw new Error(`owner ${owner.clientId} refused shard ${shard}: ${answer.reason ?? ''}`)
+        this.log.debug('shard delivered', { round: round.round, shard, owner: owner.clientId, attempt, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
+        return
+      }
     })
     const failed = sent.flatMap((r, shard) => r.status === 'rejected' ? [`${shard} (${round.peers[shard].clientId}): ${errorMessage(r.reason)}`] : [])
     if (failed.length > 0) this.log.warn('shards not delivered; the server can fetch them from here', { round: round.round, shards: failed.join('; ') })

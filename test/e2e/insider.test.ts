@@ -13,6 +13,12 @@ import type { RoundAnnouncement, RoundEnd } from '../../src/control/round.js'
 import { registrationProof } from '../../src/tracker/registration.js'
 import { startRole } from '../../src/cli/child-process.js'
 import { LOGIN_PROTOCOL, login } from '../../src/control/login.js'
+import { MODEL_PROTOCOL } from '../../src/control/model.js'
+import { UPDATE_PROTOCOL } from '../../src/control/update.js'
+import { RECEIPT_PROTOCOL } from '../../src/control/receipt.js'
+import { CONTRIBUTION_PROTOCOL } from '../../src/control/contribution.js'
+import { STATUS_PROTOCOL } from '../../src/control/status.js'
+import { HEADER_TIMEOUT_MS } from '../../src/server/handlers/header-time.js'
 import { startCluster, until } from './cluster.js'
 import type { Cluster } from './cluster.js'
 
@@ -94,6 +100,42 @@ test('a member cannot take the id of a client that is connected: refused, saying
   await cluster.admin.startRounds(1)
   const result = await until('the next round', async () => (await cluster.admin.status()).results[before], 40_000)
   assert.equal([...result.accepted].sort(), ['client-1', 'client-2'], `client-1 still gets its rounds: ${result.reason ?? ''}`)
+  failed = false
+})
+
+test('the server\'s BitTorrent listener is bound where server.host says (127.0.0.1 here), not on every interface', async () => {
+  failed = true
+  const started = await until('the server logs its BitTorrent address', async () => /server started .*bittorrent=(\S+):(\d+)/.exec(readFileSync(join(cluster.dir, 'server.log'), 'utf8')) ?? undefined, 10_000)
+  assert.is(started[1], '127.0.0.1')
+  const listening = spawnSync('ss', ['-Hltn', `sport = :${started[2]}`], { encoding: 'utf8' })
+  assert.is(listening.status, 0, listening.stderr)
+  const locals = listening.stdout.trim().split('\n').map(l => l.trim().split(/\s+/)[3])
+  assert.equal(locals, [`127.0.0.1:${started[2]}`], `listening on ${locals.join(', ')}`)
+  failed = false
+})
+
+test('streams opened on the server that never say anything are closed by it after the header time', async () => {
+  failed = true
+  const idler = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
+  insiders.push(idler)
+  const conn = await idler.dial(multiaddr(cluster.serverAddr))
+  const protocols = [LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, RECEIPT_PROTOCOL, CONTRIBUTION_PROTOCOL, STATUS_PROTOCOL]
+  const t0 = Date.now()
+  const ends = await Promise.all(protocols.map(async p => {
+    const lp = framed(await conn.newStream(p))
+    try {
+      await lp.read({ signal: AbortSignal.timeout(HEADER_TIMEOUT_MS + 10_000) })
+      return `${p}: answered`
+    } catch (err) {
+      return (err as Error).name === 'TimeoutError' ? `${p}: still open` : `${p}: closed after ${((Date.now() - t0) / 1000).toFixed(0)} s`
+    }
+  }))
+  for (const end of ends) assert.match(end, /: closed after \d+ s$/)
+  assert.ok(Date.now() - t0 >= HEADER_TIMEOUT_MS - 500, 'not before the header time')
+  for (const name of ['login', 'model', 'update', 'receipt', 'contribution', 'status']) {
+    const line = new RegExp(`${name}: dropped stream .*peer=${idler.peerId.toString()} reason="timed out after ${HEADER_TIMEOUT_MS} ms"`)
+    await until(`the server logs the idle ${name} stream`, async () => line.test(readFileSync(join(cluster.dir, 'server.log'), 'utf8')) ? true : undefined, 5000)
+  }
   failed = false
 })
 

@@ -5,6 +5,7 @@ import { framed, writeJson } from '../../net/frames.js'
 import { readContribution } from '../../control/contribution.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface ContributionContext {
   registry: ClientRegistry
@@ -25,7 +26,7 @@ export interface ContributionContext {
 export async function handleContribution (ctx: ContributionContext, stream: Stream, conn: Connection): Promise<void> {
   const { registry, log } = ctx
   const lp = framed(stream)
-  const c = await readContribution(lp, ctx.signal)
+  const c = await withinHeaderTime(ctx.signal, async signal => await readContribution(lp, signal))
   const intake = ctx.intake()
   const refusal = intake == null ? 'no round is open' : registry.updateRefusal(c.clientId, conn.remotePeer.toString()) ?? intake.refusal(c)
   if (intake == null || refusal !== undefined) {

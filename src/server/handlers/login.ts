@@ -4,6 +4,7 @@ import { framed } from '../../net/frames.js'
 import { answerLogin, readLoginRequest } from '../../control/login.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { dialAddress } from '../../upload/round-peers.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface LoginContext {
   registry: ClientRegistry
@@ -19,7 +20,7 @@ export interface LoginContext {
 /** `/bt-ps/login/1.0.0`: admits a client to a data partition, or refuses (id bound to another key, full job) saying why. */
 export async function handleLogin (ctx: LoginContext, stream: Stream, conn: Connection): Promise<void> {
   const lp = framed(stream)
-  const req = await readLoginRequest(lp, ctx.signal)
+  const req = await withinHeaderTime(ctx.signal, async signal => await readLoginRequest(lp, signal))
   const peerId = conn.remotePeer.toString()
   const addr = req.listenPort != null ? dialAddress(conn.remoteAddr.toString(), req.listenPort, peerId) : undefined
   const outcome = ctx.registry.login(req.clientId, peerId, req.backend, addr)

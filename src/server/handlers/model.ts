@@ -4,6 +4,7 @@ import type { RateLimiter } from '../../net/rate-limiter.js'
 import { readModelRequest, refuseModel, sendModel } from '../../control/model.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface ModelContext {
   registry: ClientRegistry
@@ -18,7 +19,7 @@ export interface ModelContext {
 /** `/bt-ps/model/1.0.0` (`transfer: ps`): the open round's model, to the clients it selected only. */
 export async function handleModel (ctx: ModelContext, stream: Stream, conn: Connection): Promise<void> {
   const lp = framed(stream)
-  const req = await readModelRequest(lp, ctx.signal)
+  const req = await withinHeaderTime(ctx.signal, async signal => await readModelRequest(lp, signal))
   const { intake, blob } = ctx.round()
   const client = ctx.registry.list().find(c => c.peerId === conn.remotePeer.toString())
   if (intake == null || intake.closed || blob == null || req.round !== intake.round || client == null || !intake.selected.has(client.clientId)) {

@@ -4,6 +4,7 @@ import { framed } from '../../net/frames.js'
 import { answerReceipt, readReceipt } from '../../control/receipt.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface ReceiptContext {
   registry: ClientRegistry
@@ -15,7 +16,7 @@ export interface ReceiptContext {
 /** `/bt-ps/receipt/1.0.0` (`task: distribute`): records that a client holds the round's model. */
 export async function handleReceipt (ctx: ReceiptContext, stream: Stream, conn: Connection): Promise<void> {
   const lp = framed(stream)
-  const receipt = await readReceipt(lp, ctx.signal)
+  const receipt = await withinHeaderTime(ctx.signal, async signal => await readReceipt(lp, signal))
   const intake = ctx.intake()
   try {
     if (intake == null) throw new BtpsError('UPDATE_REFUSED', 'no round is open')

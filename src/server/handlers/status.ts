@@ -1,10 +1,10 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
-import { withTimeout } from '../../abort.js'
 import { framed } from '../../net/frames.js'
 import { parseHeartbeat, readHeartbeat } from '../../control/status.js'
 import type { ClientRegistry } from '../client-registry.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface StatusContext {
   registry: ClientRegistry
@@ -13,7 +13,7 @@ export interface StatusContext {
 
 /** `/bt-ps/status/1.0.0`: a heartbeat on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
-  const hb = await withTimeout(ctx.signal, 10_000, async signal => await readHeartbeat(framed(stream), signal))
+  const hb = await withinHeaderTime(ctx.signal, async signal => await readHeartbeat(framed(stream), signal))
   ctx.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
   await stream.close()
 }

@@ -6,6 +6,7 @@ import { transferGuard } from '../../net/transfer-guard.js'
 import { answerUpdate, readUpdate, readUpdateHeader } from '../../control/update.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
+import { withinHeaderTime } from './header-time.js'
 
 export interface UpdateContext {
   registry: ClientRegistry
@@ -28,7 +29,7 @@ export interface UpdateContext {
 export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Connection): Promise<void> {
   const { registry, log } = ctx
   const lp = framed(stream)
-  const header = await readUpdateHeader(lp, ctx.signal)
+  const header = await withinHeaderTime(ctx.signal, async signal => await readUpdateHeader(lp, signal))
   const intake = ctx.intake()
   const refusal = intake == null ? 'no round is open' : registry.updateRefusal(header.clientId, conn.remotePeer.toString()) ?? intake.refusal(header)
   if (intake == null || refusal !== undefined) {

@@ -23,6 +23,7 @@ import { parseRoundsRequest } from '../../../src/server/admin-api.js'
 import { parseContribution } from '../../../src/control/contribution.js'
 import { parseReduceHead, parseReduceRequest, parseReduceTrailer } from '../../../src/control/reduce.js'
 import { parseShardReply, parseShardFetchRequest, parseShardFetchResponse, parseShardHeader } from '../../../src/control/shard.js'
+import { statsToken } from '../../../src/tracker/registration.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
 
 // Property: every parser of outside input returns, or throws a typed BtpsError naming what is wrong; nothing else.
@@ -148,7 +149,7 @@ test('tracker: random announce queries (HTTP), datagrams (UDP) and registrations
       return true
     }), { numRuns: 300 })
     assert.is(tracker.registeredTorrents, 0, 'no forged registration got through')
-    const stats = await fetch(`${base}/stats`, { signal: AbortSignal.timeout(5000) })
+    const stats = await fetch(`${base}/stats.json`, { headers: { authorization: `Bearer ${statsToken(psk)}` }, signal: AbortSignal.timeout(5000) })
     assert.is(stats.status, 200, 'the tracker still serves after the fuzzing')
   } finally {
     udp.close()
