@@ -50,6 +50,16 @@ interface Held {
 }
 
 /**
+ * Whether a committed contributor's values are given up on, `askedMs` after the reduce was asked for: none came
+ * within `waitMs`, they stopped coming for `waitMs`, or the transfer broke and no resend began within the grace.
+ */
+function isMissing (e: Held | undefined, askedMs: number, waitMs: number): boolean {
+  if (e == null) return askedMs > waitMs
+  if (e.broken != null && Date.now() - (e.brokenAt ?? 0) > RESEND_GRACE_MS) return true
+  return !e.done && Date.now() - e.progressAt > waitMs
+}
+
+/**
  * One round's shard at its owner (`job.upload: swarm`): keeps what each selected client sends of that shard
  * (O(F/S) per contributor, so O(F) in all), checked as it arrives, until the server names the round's committed
  * contributors; then streams their weighted mean to the server, stretch by stretch as the values arrive.
@@ -211,9 +221,9 @@ export class ShardOwner {
     const check = (): void => {
       for (const c of req.contributors) {
         const e = entryOf(c.clientId)
-        if (e?.invalid != null) { if (!invalid.some(r => r.clientId === c.clientId)) invalid.push({ clientId: c.clientId, reason: e.invalid }) } else if ((e?.broken != null && Date.now() - (e.brokenAt ?? 0) > RESEND_GRACE_MS) || (e == null && Date.now() - since > req.waitMs) || (e != null && !e.done && Date.now() - e.progressAt > req.waitMs)) {
-          if (!missing.includes(c.clientId)) missing.push(c.clientId)
-        }
+        if (e?.invalid != null) {
+          if (!invalid.some(r => r.clientId === c.clientId)) invalid.push({ clientId: c.clientId, reason: e.invalid })
+        } else if (isMissing(e, Date.now() - since, req.waitMs) && !missing.includes(c.clientId)) missing.push(c.clientId)
       }
     }
     check()

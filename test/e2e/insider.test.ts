@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync, readdirSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createControlNode } from '../../src/net/node.js'
 import type { ControlNode } from '../../src/net/node.js'
@@ -36,6 +37,13 @@ test.after(async () => {
   for (const i of insiders) await i.stop()
   await close(failed)
 })
+
+/** A peer holding the job's key, connected to the server (stopped after the tests). */
+async function memberConnectedToServer (): Promise<[ControlNode, Connection]> {
+  const node = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
+  insiders.push(node)
+  return [node, await node.dial(multiaddr(cluster.serverAddr))]
+}
 
 // Holds the job's key (a member gone bad, or a stolen key): the network lets it in, the clients must not obey it.
 test('round messages from a peer other than the job\'s server are ignored, on gossip and on direct streams', async () => {
@@ -88,9 +96,7 @@ test('round messages from a peer other than the job\'s server are ignored, on go
 
 test('a member cannot take the id of a client that is connected: refused, saying why, and the client keeps its rounds', async () => {
   failed = true
-  const taker = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
-  insiders.push(taker)
-  const conn = await taker.dial(multiaddr(cluster.serverAddr))
+  const [taker, conn] = await memberConnectedToServer()
   const res = await login(framed(await conn.newStream(LOGIN_PROTOCOL)), { clientId: 'client-1', backend: 'cpu' })
   assert.is(res.ok, false)
   assert.match(res.ok ? '' : res.reason, /^job insider: client-1 is bound to another peer key, which is connected/)
@@ -116,9 +122,7 @@ test('the server\'s BitTorrent listener is bound where server.host says (127.0.0
 
 test('streams opened on the server that never say anything are closed by it after the header time', async () => {
   failed = true
-  const idler = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
-  insiders.push(idler)
-  const conn = await idler.dial(multiaddr(cluster.serverAddr))
+  const [idler, conn] = await memberConnectedToServer()
   const protocols = [LOGIN_PROTOCOL, MODEL_PROTOCOL, UPDATE_PROTOCOL, RECEIPT_PROTOCOL, CONTRIBUTION_PROTOCOL, STATUS_PROTOCOL]
   const t0 = Date.now()
   const ends = await Promise.all(protocols.map(async p => {
