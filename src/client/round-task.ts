@@ -23,6 +23,7 @@ import type { SwarmPeer } from '../swarm/swarm-peer.js'
 import type { Backend } from '../training/backend.js'
 import type { Dataset } from '../training/mnist.js'
 import { trainLocal } from '../training/trainer.js'
+import { fetchFromSwarm } from './swarm-fetch.js'
 
 export interface RoundTaskContext {
   config: Config
@@ -65,11 +66,17 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
   let fromServer = ann.bytes
   let fromPeers = 0
   if (ann.transfer === 'bt' && ann.magnet != null) {
-    const got = await swarm.download(ann.magnet, { sha256: ann.sha256, serverPeerId: ann.serverPeerId, directPeers: ann.serverPort != null ? [`${ctx.serverHost()}:${ann.serverPort}`] : [], signal })
+    const got = await fetchFromSwarm(ctx.swarm, ann.magnet, {
+      sha256: ann.sha256,
+      serverPeerId: ann.serverPeerId,
+      directPeers: ann.serverPort != null ? [`${ctx.serverHost()}:${ann.serverPort}`] : [],
+      fallbackS: ctx.config.client.swarmFallbackS,
+      log: ctx.log.child({ round: ann.round }),
+      signal
+    }, async () => await fetchDirect(ctx, ann, signal))
     bytes = got.bytes
     fromServer = got.fromServer
     fromPeers = got.fromPeers
-    if (got.hashFailures > 0) ctx.log.warn('pieces failed verification and were fetched again', { round: ann.round, pieces: got.hashFailures })
   } else {
     bytes = await fetchDirect(ctx, ann, signal)
   }

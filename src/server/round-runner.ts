@@ -170,7 +170,8 @@ export class RoundRunner {
     const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
     await publish(end)
     this.notify(selected, end)
-    const egress = seed != null ? swarm.uploaded(seed.infoHash) : this.psEgressBytes
+    // In `bt` mode a client that got nothing from the swarm falls back to the direct stream: both count.
+    const egress = (seed != null ? swarm.uploaded(seed.infoHash) : 0) + this.psEgressBytes
     await swarm.remove(seed?.infoHash)
     registrar?.forget(seed?.infoHash)
     this.modelBlob = undefined

@@ -40,6 +40,11 @@ export class SeedOffers<P> {
     if (!s.offered.delete(index)) this.holders[index]++
   }
 
+  /** Whether `index` is shown to `peer` now (a request for any other piece is not served). */
+  isOffered (peer: P, index: number): boolean {
+    return this.peers.get(peer)?.offered.has(index) ?? false
+  }
+
   /** Pieces to show `peer` now so that it has `window` shown pieces it does not hold yet. */
   next (peer: P): number[] {
     const s = this.peers.get(peer)

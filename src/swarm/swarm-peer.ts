@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { isLoopback, plainIp } from '../net/address.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.js'
 import { choosePieceLength } from './piece-length.js'
@@ -11,7 +12,19 @@ import { readHandshake } from './wire.js'
 
 export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number, torrentFile: Uint8Array }
 export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number, /** pieces that failed their SHA-1 and were fetched again */ hashFailures: number }
-export interface SwarmPeerInit { announce: string[], log: Logger, host?: string, port?: number, /** bytes/s, all torrents together */ uploadLimit?: number }
+export interface SwarmPeerInit {
+  announce: string[]
+  log: Logger
+  host?: string
+  port?: number
+  /** bytes/s, all torrents together */
+  uploadLimit?: number
+  /** connections one address may hold to the listener (default 8); loopback is left alone unless `capLoopback` */
+  maxConnectionsPerAddress?: number
+  capLoopback?: boolean
+}
+
+const MAX_CONNECTIONS_PER_ADDRESS = 8
 
 /**
  * One BitTorrent peer over TCP (the tracker is its only discovery: no DHT, LSD or UPnP). It seeds models from
@@ -24,6 +37,8 @@ export class SwarmPeer {
   private server?: Server
   private readonly torrents = new Map<string, SwarmTorrent>()
   private readonly sockets = new Set<Socket>()
+  /** incoming connections open per remote IP */
+  private readonly perAddress = new Map<string, number>()
   private readonly init: SwarmPeerInit
   private readonly limiter?: RateLimiter
 
@@ -36,6 +51,7 @@ export class SwarmPeer {
     if (this.server != null) return
     const server = createServer({ pauseOnConnect: false }, (socket) => {
       socket.on('error', () => {})
+      if (!this.admit(socket)) return
       this.sockets.add(socket)
       socket.once('close', () => { this.sockets.delete(socket) })
       readHandshake(socket, 10_000).then(({ handshake, rest }) => {
@@ -53,6 +69,25 @@ export class SwarmPeer {
     })
     server.on('error', (err) => { this.init.log.warn('bittorrent listener error', { err: errorMessage(err) }) })
     this.server = server
+  }
+
+  /** Counts an incoming connection against its address's cap; one over the cap is closed at once. */
+  private admit (socket: Socket): boolean {
+    const ip = plainIp(socket.remoteAddress)
+    const cap = this.init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS
+    const open = this.perAddress.get(ip) ?? 0
+    if (cap > 0 && open >= cap && (this.init.capLoopback === true || !isLoopback(ip))) {
+      this.init.log.debug('connection refused: too many from one address', { peer: ip, open })
+      socket.destroy()
+      return false
+    }
+    this.perAddress.set(ip, open + 1)
+    socket.once('close', () => {
+      const n = (this.perAddress.get(ip) ?? 1) - 1
+      if (n > 0) this.perAddress.set(ip, n)
+      else this.perAddress.delete(ip)
+    })
+    return true
   }
 
   /** where the BitTorrent listener is bound, host:port */
@@ -116,6 +151,11 @@ export class SwarmPeer {
       await this.remove(infoHash)
       throw err
     }
+  }
+
+  /** Model bytes this peer has received for one torrent so far. */
+  downloaded (infoHash: string): number {
+    return this.torrents.get(infoHash)?.downloaded ?? 0
   }
 
   /** Bytes this peer has uploaded for one torrent. */

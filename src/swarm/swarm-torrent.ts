@@ -4,16 +4,27 @@ import { Client as TrackerClient } from 'bittorrent-tracker'
 import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { RateLimiter } from '../net/rate-limiter.js'
-import { parseInfo, pieceSize, sha1 } from './metainfo.js'
+import { MAX_INFO_BYTES, parseInfo, pieceSize, sha1 } from './metainfo.js'
 import type { Metainfo } from './metainfo.js'
 import { PiecePicker, blockKey, splitKey } from './piece-picker.js'
 import { SeedOffers } from './seed-offers.js'
+import { UnchokeSlots } from './unchoke-slots.js'
+import { isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
 import type { Handshake } from './wire.js'
 
 const MAX_PEERS = 120
-const MAX_QUEUED_REQUESTS = 2048
+/** Requests a peer may have queued with us (told to it as `reqq`); more are dropped, as BEP 10 allows. */
+export const MAX_QUEUED_REQUESTS = 256
+/** Peers served at a time; the others wait for a slot. */
+const UNCHOKE_SLOTS = 40
+/** How often a waiting peer may take the slot of one that took nothing (or least) from us. */
+const ROTATE_MS = 10_000
+/** A connection on which neither side wants anything for this long is closed (and, when full, closed first). */
+const IDLE_MS = 20_000
+/** Most pieces a torrent can have (its info dictionary is bounded): HAVEs before the metadata are kept as bits. */
+const MAX_PIECES = Math.floor(MAX_INFO_BYTES / 20)
 /** Bytes a wire may hold in user space before serving waits for 'drain'. */
 const SEND_HIGH_WATER = 64 * 1024
 /** A peer with requests open and no block for this long is passed over for a while. */
@@ -25,10 +36,18 @@ const SUPER_SEED_WINDOW = 2
 interface PeerState {
   wire: PeerWire
   peerId: string
+  /** the remote's IP: bans and duplicates go by it, never by the peer id alone, which anyone can claim */
+  ip: string
   has?: Uint8Array
   /** HAVE/bitfield that came before the metadata */
-  early: { bitfield?: Buffer, haves: number[] }
+  early: { bitfield?: Buffer, haves?: Uint8Array }
+  bitfieldSeen: boolean
+  /** the peer chokes us */
   choked: boolean
+  /** the peer wants pieces from us */
+  interested: boolean
+  /** last time the peer asked for, sent or announced something */
+  lastUseful: number
   /** block keys asked of this peer and not yet answered */
   inflight: Set<number>
   queue: Array<{ index: number, begin: number, length: number }>
@@ -73,7 +92,11 @@ export class SwarmTorrent {
   private readonly init: TorrentInit
   private readonly log: Logger
   private readonly peers = new Map<PeerWire, PeerState>()
+  /** ban keys (see `banKey`) */
   private readonly banned = new Set<string>()
+  /** addresses whose connection was closed as idle once we held everything: not dialled again */
+  private readonly quiet = new Set<string>()
+  private readonly slots: UnchokeSlots<PeerState>
   private readonly dialing = new Set<string>()
   private readonly addrPeer = new Map<string, string>()
   private fetch?: { from: PeerState, assembly: MetadataAssembly, at: number }
@@ -87,6 +110,10 @@ export class SwarmTorrent {
     this.init = init
     this.infoHash = init.infoHash
     this.log = init.log.child({ infoHash: init.infoHash.slice(0, 12) })
+    this.slots = new UnchokeSlots<PeerState>(UNCHOKE_SLOTS, {
+      choke: (ps) => { ps.queue = []; ps.wire.send(MSG.choke) },
+      unchoke: (ps) => { ps.wire.send(MSG.unchoke) }
+    })
     if (init.meta != null) this.setMeta(init.meta, init.bytes)
   }
 
@@ -130,13 +157,17 @@ export class SwarmTorrent {
 
   /** Connects to `addr` ("ip:port") unless already connected or dialling there. */
   dial (addr: string): void {
-    if (this.controller.signal.aborted || this.peers.size >= MAX_PEERS || this.dialing.has(addr)) return
-    const known = this.addrPeer.get(addr)
-    if (known != null && ([...this.peers.values()].some(p => p.peerId === known) || this.banned.has(known))) return
+    if (this.controller.signal.aborted || this.peers.size >= MAX_PEERS || this.dialing.has(addr) || (this.complete && this.quiet.has(addr))) return
     const colon = addr.lastIndexOf(':')
     const host = addr.slice(0, colon).replace(/^\[|\]$/g, '')
     const port = Number(addr.slice(colon + 1))
     if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return
+    // Not again: a banned address, or one we are connected to (an accepted connection is known by the peer id it
+    // gave when we dialled that address before).
+    const ip = plainIp(host)
+    const known = this.addrPeer.get(addr)
+    if (!isLoopback(ip) && this.banned.has(banKey(ip, ''))) return
+    if (known != null && (this.banned.has(banKey(ip, known)) || [...this.peers.values()].some(p => p.peerId === known && p.ip === ip))) return
     this.dialing.add(addr)
     const socket = connect({ host, port })
     socket.on('error', () => {})
@@ -158,29 +189,40 @@ export class SwarmTorrent {
 
   /** An incoming connection whose handshake named this torrent. */
   accept (socket: Socket, handshake: Handshake, rest: Buffer): void {
-    if (this.controller.signal.aborted || this.peers.size >= MAX_PEERS || this.banned.has(handshake.peerId)) { socket.destroy(); return }
+    if (this.controller.signal.aborted || this.banned.has(banKey(plainIp(socket.remoteAddress), handshake.peerId)) || !this.makeRoom()) { socket.destroy(); return }
     socket.write(encodeHandshake(this.infoHash, this.init.peerId))
     this.addWire(socket, handshake, rest, false)
   }
 
+  /** Whether one more peer fits; when full, the longest-idle connection makes way for it. */
+  private makeRoom (): boolean {
+    if (this.peers.size < MAX_PEERS) return true
+    const idle = [...this.peers.values()].filter(p => !p.interested && !this.wants(p)).sort((a, b) => a.lastUseful - b.lastUseful)[0]
+    if (idle == null) return false
+    idle.wire.close('idle, making room for a new peer')
+    return true
+  }
+
   private addWire (socket: Socket, remote: Handshake, rest: Buffer, outgoing: boolean): void {
-    if (this.controller.signal.aborted || remote.peerId === this.init.peerId || this.banned.has(remote.peerId)) { socket.destroy(); return }
-    // Two peers that dialled each other keep the connection opened by the smaller peer id, on both sides.
+    const ip = plainIp(socket.remoteAddress)
+    if (this.controller.signal.aborted || remote.peerId === this.init.peerId || this.banned.has(banKey(ip, remote.peerId))) { socket.destroy(); return }
+    // Two peers that dialled each other keep the connection opened by the smaller peer id, on both sides. Only a
+    // connection from the same address counts as a duplicate: a peer id is a claim, and another host's claim never
+    // replaces a connection.
     const initiator = (out: boolean, peerId: string): string => out ? this.init.peerId : peerId
     for (const p of this.peers.values()) {
-      if (p.peerId !== remote.peerId) continue
+      if (p.peerId !== remote.peerId || p.ip !== ip) continue
       if (initiator(outgoing, remote.peerId) < initiator(p.wire.outgoing, p.peerId)) { p.wire.close('duplicate connection'); break }
       socket.destroy()
       return
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, early: { haves: [] }, choked: true, inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps)
-    if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength))
-    wire.send(MSG.unchoke)
+    if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))
     wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
   }
 
@@ -191,9 +233,9 @@ export class SwarmTorrent {
     if (picker == null || meta == null || ps.has != null) return
     ps.has = new Uint8Array(meta.pieceCount)
     const { bitfield, haves } = ps.early
-    ps.early = { haves: [] }
-    if (bitfield != null) this.onBitfield(ps, bitfield)
-    for (const i of haves) this.onHave(ps, i)
+    ps.early = {}
+    if (bitfield != null) this.applyBitfield(ps, bitfield)
+    for (let i = 0; haves != null && i < haves.byteLength * 8; i++) if ((haves[i >> 3] & (0x80 >> (i & 7))) !== 0) this.onHave(ps, i)
     if (this.offers != null) {
       this.offers.addPeer(ps)
       this.showOffers(ps)
@@ -214,7 +256,8 @@ export class SwarmTorrent {
     switch (id) {
       case MSG.choke: need(0); ps.choked = true; this.releaseAll(ps); break
       case MSG.unchoke: need(0); ps.choked = false; this.fill(ps); break
-      case MSG.interested: case MSG.notInterested: need(0); break
+      case MSG.interested: need(0); ps.interested = true; ps.lastUseful = performance.now(); this.slots.interested(ps, ps.lastUseful); break
+      case MSG.notInterested: need(0); ps.interested = false; this.slots.choke(ps, performance.now()); break
       case MSG.have: need(4); this.onHave(ps, p.readUInt32BE(0)); break
       case MSG.bitfield: this.onBitfield(ps, p); break
       case MSG.request: need(12); this.onRequest(ps, p.readUInt32BE(0), p.readUInt32BE(4), p.readUInt32BE(8)); break
@@ -228,14 +271,27 @@ export class SwarmTorrent {
 
   private onHave (ps: PeerState, index: number): void {
     const meta = this.meta
-    if (meta == null || ps.has == null) { if (ps.early.haves.length < 1 << 20) ps.early.haves.push(index); return }
+    if (meta == null || ps.has == null) {
+      if (index >= MAX_PIECES) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index}: no torrent has that many`)
+      const bits = ps.early.haves ??= new Uint8Array(Math.ceil(MAX_PIECES / 8))
+      bits[index >> 3] |= 0x80 >> (index & 7)
+      return
+    }
     if (index >= meta.pieceCount) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index} of ${meta.pieceCount}`)
-    this.peerHas(ps, index)
+    // A repeated HAVE changes nothing and costs nothing.
+    if (!this.peerHas(ps, index)) return
+    ps.lastUseful = performance.now()
     this.showOffers(ps)
     this.fill(ps)
   }
 
   private onBitfield (ps: PeerState, bits: Buffer): void {
+    if (ps.bitfieldSeen) throw new BtpsError('WIRE_PROTOCOL', 'a second bitfield')
+    ps.bitfieldSeen = true
+    this.applyBitfield(ps, bits)
+  }
+
+  private applyBitfield (ps: PeerState, bits: Buffer): void {
     const meta = this.meta
     if (meta == null || ps.has == null) { ps.early.bitfield = bits; return }
     if (bits.byteLength !== Math.ceil(meta.pieceCount / 8)) throw new BtpsError('WIRE_PROTOCOL', `bitfield of ${bits.byteLength} bytes for ${meta.pieceCount} pieces`)
@@ -244,11 +300,22 @@ export class SwarmTorrent {
     this.fill(ps)
   }
 
-  private peerHas (ps: PeerState, index: number): void {
-    if (ps.has![index] === 1) return
+  /** Records that `ps` holds `index`; false when it was known already. */
+  private peerHas (ps: PeerState, index: number): boolean {
+    if (ps.has![index] === 1) return false
     ps.has![index] = 1
     this.picker!.availability[index]++
     this.offers?.peerHas(ps, index)
+    return true
+  }
+
+  /** Whether `ps` has something we lack (or we still need the metadata, which anyone may have). */
+  private wants (ps: PeerState): boolean {
+    const picker = this.picker
+    if (picker == null) return true
+    if (picker.complete || ps.has == null) return false
+    for (let i = 0; i < ps.has.length; i++) if (ps.has[i] === 1 && picker.have[i] !== 1) return true
+    return false
   }
 
   private onRequest (ps: PeerState, index: number, begin: number, length: number): void {
@@ -256,7 +323,9 @@ export class SwarmTorrent {
     const picker = this.picker
     if (meta == null || picker == null || index >= meta.pieceCount || picker.have[index] !== 1) return // nothing to give: ignored, as BEP 3 allows
     if (length === 0 || length > MAX_REQUEST_BYTES || begin + length > pieceSize(meta, index)) throw new BtpsError('WIRE_PROTOCOL', `request ${index}/${begin}+${length} is out of range`)
-    if (ps.queue.length >= MAX_QUEUED_REQUESTS) throw new BtpsError('WIRE_PROTOCOL', `more than ${MAX_QUEUED_REQUESTS} requests queued`)
+    // Not served: a choked peer's requests, past its queue, or (super-seeding) for a piece it was not shown.
+    if (!this.slots.isUnchoked(ps) || ps.queue.length >= MAX_QUEUED_REQUESTS || (this.offers != null && !this.offers.isOffered(ps, index))) return
+    ps.lastUseful = performance.now()
     ps.queue.push({ index, begin, length })
     void this.pump(ps)
   }
@@ -274,6 +343,7 @@ export class SwarmTorrent {
         const at = r.index * this.meta!.pieceLength + r.begin
         wire.sendPiece(r.index, r.begin, this.store!.subarray(at, at + r.length))
         this.uploaded += r.length
+        this.slots.sent(ps, r.length)
       }
     } catch { /* aborted: the torrent is going away */ } finally {
       ps.pumping = false
@@ -285,7 +355,7 @@ export class SwarmTorrent {
     const key = blockKey(index, begin / BLOCK_BYTES)
     if (picker == null || !ps.inflight.delete(key)) return // unasked-for data is dropped
     ps.recent += block.byteLength
-    ps.lastBlockAt = performance.now()
+    ps.lastBlockAt = ps.lastUseful = performance.now()
     const got = picker.received(ps, index, begin, block.byteLength)
     if (got === 'unwanted') { this.fill(ps); return }
     block.copy(this.store!, index * this.meta!.pieceLength + begin)
@@ -322,7 +392,7 @@ export class SwarmTorrent {
   }
 
   private ban (ps: PeerState, reason: string): void {
-    this.banned.add(ps.peerId)
+    this.banned.add(banKey(ps.ip, ps.peerId))
     this.log.warn('peer banned from this torrent', { peer: ps.wire.remoteAddress, reason })
     ps.wire.close(`banned: ${reason}`)
   }
@@ -361,6 +431,7 @@ export class SwarmTorrent {
   private onClose (ps: PeerState, reason: string): void {
     if (this.peers.get(ps.wire) !== ps) return
     this.peers.delete(ps.wire)
+    this.slots.remove(ps, performance.now())
     this.log.debug('peer left', { peer: ps.wire.remoteAddress, reason })
     this.releaseAll(ps)
     if (ps.has != null && this.picker != null) for (let i = 0; i < ps.has.length; i++) if (ps.has[i] === 1) this.picker.availability[i]--
@@ -382,7 +453,8 @@ export class SwarmTorrent {
     const msg = parseMetadataMessage(p.subarray(1))
     const meta = this.meta
     if (msg.type === 'request') {
-      if (ps.utMetadata == null) return
+      // A 20-byte request earns a 16 KiB reply: none while the peer leaves earlier replies unread.
+      if (ps.utMetadata == null || ps.wire.backlog >= SEND_HIGH_WATER) return
       const at = msg.piece * METADATA_PIECE_BYTES
       if (meta == null || at >= meta.info.byteLength) ps.wire.sendExtended(ps.utMetadata, encodeMetadataMessage({ type: 'reject', piece: msg.piece }))
       else ps.wire.sendExtended(ps.utMetadata, encodeMetadataMessage({ type: 'data', piece: msg.piece, totalSize: meta.info.byteLength, data: meta.info.subarray(at, at + METADATA_PIECE_BYTES) }))
@@ -440,7 +512,12 @@ export class SwarmTorrent {
       }
       if (this.ticks % 30 === 0) ps.wire.keepAlive()
       if (now >= ps.snubbedUntil) this.fill(ps)
+      if (!ps.interested && now - ps.lastUseful > IDLE_MS && !this.wants(ps)) {
+        if (this.complete && ps.wire.outgoing) this.quiet.add(`${ps.ip.includes(':') ? `[${ps.ip}]` : ps.ip}:${ps.wire.socket.remotePort ?? 0}`)
+        ps.wire.close('idle: neither side wants anything')
+      }
     }
+    if (this.ticks % (ROTATE_MS / 1000) === 0) this.slots.rotate(now, ROTATE_MS)
     if (this.fetch != null && now - this.fetch.at > 5000) { this.fetch.from.metadataSize = undefined; this.fetch = undefined; this.fetchMetadata() }
   }
 
@@ -457,4 +534,9 @@ export class SwarmTorrent {
     for (const p of [...this.peers.values()]) p.wire.close('torrent removed')
     for (const w of this.waiters.splice(0)) w.reject(new BtpsError('ABORTED', 'torrent removed'))
   }
+}
+
+/** Bans go by address; on loopback, where a local job runs every peer, by address and peer id. */
+function banKey (ip: string, peerId: string): string {
+  return isLoopback(ip) ? `${ip}/${peerId}` : ip
 }

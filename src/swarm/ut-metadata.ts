@@ -15,8 +15,9 @@ export type MetadataMessage = { type: 'request' | 'reject', piece: number } | { 
 
 const bad = (field: string, message: string): never => { throw new InvalidInputError('WIRE_PROTOCOL', field, message) }
 
-export function encodeExtHandshake (metadataSize?: number): Uint8Array {
-  return bencode({ m: { ut_metadata: LOCAL_UT_METADATA }, ...(metadataSize != null ? { metadata_size: metadataSize } : {}), v: new TextEncoder().encode('bt-ps') })
+/** `reqq`: requests we queue from one peer before dropping more. */
+export function encodeExtHandshake (metadataSize?: number, reqq?: number): Uint8Array {
+  return bencode({ m: { ut_metadata: LOCAL_UT_METADATA }, ...(metadataSize != null ? { metadata_size: metadataSize } : {}), ...(reqq != null ? { reqq } : {}), v: new TextEncoder().encode('bt-ps') })
 }
 
 export function parseExtHandshake (payload: Uint8Array): ExtHandshake {

@@ -2,6 +2,7 @@ import { Server } from 'bittorrent-tracker'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../logger.js'
 import { BtpsError } from '../errors.js'
+import { isLoopback } from '../net/address.js'
 import { bencode } from '../swarm/bencode.js'
 import { REGISTER_PATH, RegisteredTorrents, checkStatsToken } from './registration.js'
 
@@ -22,7 +23,6 @@ export interface TrackerInit {
 
 class RefusedAnnounce extends Error {}
 
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/
 
 type TrackedSwarm = Server['torrents'][string]
 
@@ -109,7 +109,7 @@ export class TrackerService {
     const cap = this.init.maxPeersPerAddress ?? 0
     const ip = params.ip ?? ''
     const swarm = this.swarmOf(infoHash)
-    if (cap === 0 || swarm == null || (this.init.capLoopback !== true && LOOPBACK.test(ip))) return null
+    if (cap === 0 || swarm == null || (this.init.capLoopback !== true && isLoopback(ip))) return null
     if (params.addr != null && swarm.peers.keys.includes(params.addr)) return null
     const prefix = ip.includes(':') ? `[${ip}]:` : `${ip}:`
     const from = swarm.peers.keys.filter(k => k.startsWith(prefix)).length

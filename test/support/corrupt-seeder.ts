@@ -9,7 +9,7 @@ import type { Handshake } from '../../src/swarm/wire.js'
  * each request with bytes that are not the file. It takes connections and dials peers itself.
  */
 export class CorruptSeeder {
-  readonly peerId = randomBytes(20).toString('hex')
+  readonly peerId: string
   /** blocks of wrong data sent */
   served = 0
   /** peers that completed a handshake with it */
@@ -19,7 +19,9 @@ export class CorruptSeeder {
   private readonly infoHash: string
   private readonly pieces: number
 
-  constructor (infoHash: string, pieces: number) {
+  /** `peerId`: the id it claims (anyone's; random by default) */
+  constructor (infoHash: string, pieces: number, peerId = randomBytes(20).toString('hex')) {
+    this.peerId = peerId
     this.infoHash = infoHash
     this.pieces = pieces
     this.server = createServer(socket => {
@@ -37,15 +39,16 @@ export class CorruptSeeder {
     return typeof a === 'object' && a != null ? a.port : 0
   }
 
-  dial (host: string, port: number): void {
-    const socket = connect(port, host, () => { socket.write(encodeHandshake(this.infoHash, this.peerId)) })
+  /** `from`: the local address to dial from (another loopback address stands for another host) */
+  dial (host: string, port: number, from?: string): void {
+    const socket = connect({ port, host, localAddress: from }, () => { socket.write(encodeHandshake(this.infoHash, this.peerId)) })
     this.track(socket)
     void readHandshake(socket, 5000).then(({ handshake, rest }) => { this.serve(socket, handshake, rest, true) }).catch(() => { socket.destroy() })
   }
 
   close (): void {
     for (const s of this.sockets) s.destroy()
-    this.server.close()
+    if (this.server.listening) this.server.close()
   }
 
   private track (socket: Socket): void {
