@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readSecretFile } from '../secret-file.js'
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { StatusView } from '../server/admin-api.js'
 
@@ -36,8 +36,8 @@ export class AdminClient {
 /** The token in a file (as the server writes it); a missing or unreadable file names the flag it came from. */
 export function readTokenFile (path: string, field = '--token-file'): string {
   try {
-    return readFileSync(path, 'utf8').trim()
+    return readSecretFile(path, 'the token file', 'USAGE').toString('utf8').trim()
   } catch (err) {
-    throw new InvalidInputError('USAGE', field, `cannot read ${path}: ${errorMessage(err)}`)
+    throw new InvalidInputError('USAGE', field, errorMessage(err))
   }
 }

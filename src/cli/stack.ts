@@ -9,6 +9,7 @@ import { loadConfig, readConfigFile } from '../config/load.js'
 import { CLUSTER_SECTION } from '../config/parse.js'
 import type { Config } from '../config/schema.js'
 import { BtpsError, InvalidInputError } from '../errors.js'
+import { loadOrCreatePeerKey } from '../net/peer-key.js'
 import { loadPsk } from '../net/psk.js'
 import { stackYaml } from '../stack/stack-file.js'
 import { configFlags } from './args.js'
@@ -70,7 +71,12 @@ export async function stackCommand (args: ParsedArgs): Promise<number> {
   const fresh = !existsSync(pskFile)
   loadPsk(pskFile, { create: true })
   if (fresh) process.stderr.write(`created the job's pre-shared key ${pskFile} (mode 0600); every peer gets it as the secret psk\n`)
-  const yaml = stackYaml(config, cluster, file, pskFile)
+  // The server's identity too: made here, handed to the server as a secret, its peer id pinned in every client.
+  const serverKeyFile = join(dirname(pskFile), `${cluster.stack}.server.key`)
+  const keyIsNew = !existsSync(serverKeyFile)
+  const serverPeerId = (await loadOrCreatePeerKey(serverKeyFile)).publicKey.toString()
+  if (keyIsNew) process.stderr.write(`created the server's key ${serverKeyFile} (mode 0600): clients accept only the server with peer id ${serverPeerId}\n`)
+  const yaml = stackYaml(config, cluster, file, pskFile, { keyFile: serverKeyFile, peerId: serverPeerId })
   const hosts = cluster.hosts.length
   const summary = `stack ${cluster.stack}: tracker, server and ${config.job.clients} clients on ${hosts} host${hosts === 1 ? '' : 's'}`
   if (sub === 'generate') {

@@ -30,6 +30,12 @@ export interface ClusterConfig {
   tmpfsMb: number
   /** on the manager: the job's pre-shared key, handed to every container as a docker secret ('' : <stack>.swarm.key beside the config) */
   pskFile: string
+  /** publish the admin API on the server's host (otherwise it is reached from inside the server's container) */
+  publishAdmin: boolean
+  /** IPsec between hosts on the job's overlay network */
+  encryptNetwork: boolean
+  /** memory limit per container, MiB (0: none) */
+  memoryMb: { tracker: number, server: number, client: number }
   restart: { condition: 'any' | 'on-failure' | 'none', delayS: number, maxAttempts: number }
   logging: { driver: string, maxSize: string, maxFile: number }
   hosts: ClusterHost[]
@@ -66,7 +72,7 @@ export function parseClusterConfig (raw: unknown, config: Config): ClusterConfig
 
 function parseCluster (raw: unknown, config: Config): ClusterConfig {
   if (raw == null) throw new InvalidInputError('CONFIG_INVALID', 'cluster', 'missing: the config needs a cluster section (hosts, clients per host) to make a stack')
-  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'psk_file', 'restart', 'logging', 'hosts'])
+  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'psk_file', 'publish_admin', 'encrypt_network', 'memory_mb', 'restart', 'logging', 'hosts'])
   const hosts = list(c.hosts, 'cluster.hosts', 1000, parseHost)
   if (hosts.length === 0) throw new InvalidInputError('CONFIG_INVALID', 'cluster.hosts', 'needs at least one host')
   const names = hosts.map(h => h.name)
@@ -83,6 +89,9 @@ function parseCluster (raw: unknown, config: Config): ClusterConfig {
   }
   const restart = record(c.restart ?? {}, 'cluster.restart', ['condition', 'delay_s', 'max_attempts'])
   const logging = record(c.logging ?? {}, 'cluster.logging', ['driver', 'max_size', 'max_file'])
+  const memory = record(c.memory_mb ?? {}, 'cluster.memory_mb', ['tracker', 'server', 'client'])
+  const mib = (v: unknown, field: string, fallback: number): number => v === undefined ? fallback : int(v, field, 0, 1 << 24)
+  const yesNo = (v: unknown, field: string, fallback: boolean): boolean => v === undefined ? fallback : oneOf(v === true ? 'yes' : v === false ? 'no' : v, field, ['yes', 'no'] as const) === 'yes'
   const port = (v: unknown, field: string, fallback: number): number => v === undefined ? fallback : int(v, field, 1, 65535)
   const out: ClusterConfig = {
     stack: c.stack === undefined ? 'btps' : matching(c.stack, 'cluster.stack', NAME, 'a stack name (letters, digits, . _ -)'),
@@ -97,6 +106,9 @@ function parseCluster (raw: unknown, config: Config): ClusterConfig {
     stateDir: c.state_dir === undefined || c.state_dir === '' ? '' : matching(c.state_dir, 'cluster.state_dir', /^\/[^\s:]*$/, 'an absolute path'),
     tmpfsMb: c.tmpfs_mb === undefined ? 256 : int(c.tmpfs_mb, 'cluster.tmpfs_mb', 16, 1 << 20),
     pskFile: c.psk_file === undefined || c.psk_file === '' ? '' : matching(c.psk_file, 'cluster.psk_file', /^[^\s:]+$/, 'a file path'),
+    publishAdmin: yesNo(c.publish_admin, 'cluster.publish_admin', false),
+    encryptNetwork: yesNo(c.encrypt_network, 'cluster.encrypt_network', true),
+    memoryMb: { tracker: mib(memory.tracker, 'cluster.memory_mb.tracker', 512), server: mib(memory.server, 'cluster.memory_mb.server', 0), client: mib(memory.client, 'cluster.memory_mb.client', 0) },
     restart: {
       condition: restart.condition === undefined ? 'any' : oneOf(restart.condition, 'cluster.restart.condition', ['any', 'on-failure', 'none'] as const),
       delayS: restart.delay_s === undefined ? 5 : int(restart.delay_s, 'cluster.restart.delay_s', 0, 3600),

@@ -74,7 +74,8 @@ export const SCHEMA = {
     resume: { type: 'enum', default: 'yes', values: ['yes', 'no'], help: 'yes: a (re)started server continues from its checkpoint; no: the job starts afresh and replaces it' },
     admin_token_file: { type: 'string', default: '', help: 'bearer token of the admin API, created (mode 0600) if missing (empty: <checkpoint_dir>/<job>/admin-token)' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for evaluation' },
-    upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' }
+    upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' },
+    key_file: { type: 'string', default: '', help: 'file holding the server\'s libp2p key (made, mode 0600, when missing): its peer id, which clients can pin with /p2p/<id> in client.server (empty: <checkpoint_dir>/<job>/server.key)' }
   },
   client: {
     id: { type: 'string', default: '', help: 'client id (default: client-<the end of its peer id>, stable with client.key_file)' },

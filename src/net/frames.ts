@@ -7,6 +7,11 @@ import { MAX_FRAME_BYTES, STREAM_READ_BUFFER } from './node.js'
 export { MAX_FRAME_BYTES }
 /** Frames of bulk data on streams; control frames are JSON. */
 export const DATA_FRAME_BYTES = 1 << 20
+/** The largest JSON control frame read: a header that claims more is refused from its length prefix, unread. */
+export const MAX_CONTROL_FRAME_BYTES = 64 * 1024
+
+/** Each framed stream's reader options, whose frame limit `readJson` lowers for the one read it makes. */
+const readLimits = new WeakMap<object, { maxDataLength: number }>()
 
 export type FramedStream = ReturnType<typeof lpStream<Stream>>
 
@@ -24,7 +29,9 @@ const RESUME_AT = 1 << 20
  * then stops granting window) once more than a frame waits unread, and resumed when the reader has caught up.
  */
 export function framed (stream: Stream): FramedStream {
-  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: STREAM_READ_BUFFER })
+  const opts = { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: STREAM_READ_BUFFER }
+  const lp = lpStream(stream, opts)
+  readLimits.set(lp, opts)
   let unread = 0
   stream.addEventListener('message', (evt) => {
     unread += evt.data.byteLength
@@ -50,7 +57,17 @@ export async function writeJson (lp: FramedStream, value: unknown, signal?: Abor
 }
 
 export async function readJson (lp: FramedStream, field: string, signal?: AbortSignal): Promise<unknown> {
-  const frame = await lp.read({ signal })
+  const limit = readLimits.get(lp)
+  let frame
+  try {
+    if (limit != null) limit.maxDataLength = MAX_CONTROL_FRAME_BYTES
+    frame = await lp.read({ signal })
+  } catch (err) {
+    if ((err as Error).name === 'InvalidDataLengthError') throw new InvalidInputError('MESSAGE_TOO_LARGE', field, `is a control frame over ${MAX_CONTROL_FRAME_BYTES} bytes`)
+    throw err
+  } finally {
+    if (limit != null) limit.maxDataLength = MAX_FRAME_BYTES
+  }
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(frame.subarray()))
   } catch {

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { writeFileAtomic } from '../atomic-file.js'
 import { BtpsError, errorMessage } from '../errors.js'
+import { readSecretFile } from '../secret-file.js'
 
 /**
  * A libp2p identity kept in a file (mode 0600), made on first use, so a restarted peer is the same peer: the server
@@ -11,8 +12,9 @@ import { BtpsError, errorMessage } from '../errors.js'
  */
 export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
   if (existsSync(path)) {
+    const bytes = readSecretFile(path, 'the peer key', 'PEER_KEY_INVALID')
     try {
-      return privateKeyFromProtobuf(readFileSync(path))
+      return privateKeyFromProtobuf(bytes)
     } catch (err) {
       throw new BtpsError('PEER_KEY_INVALID', `cannot read the peer key ${path}: ${errorMessage(err)}`)
     }

@@ -1,19 +1,15 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { writeFileAtomic } from '../atomic-file.js'
-import { BtpsError, errorMessage } from '../errors.js'
+import { BtpsError } from '../errors.js'
+import { readSecretFile } from '../secret-file.js'
 
 const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/
 
 /** Reads the admin API's bearer token, or creates one (mode 0600) on first start. The token never goes to logs. */
 export function loadOrCreateAdminToken (path: string): string {
   if (existsSync(path)) {
-    let token: string
-    try {
-      token = readFileSync(path, 'utf8').trim()
-    } catch (err) {
-      throw new BtpsError('ADMIN_TOKEN_INVALID', `cannot read the admin token file ${path}: ${errorMessage(err)}`)
-    }
+    const token = readSecretFile(path, 'the admin token file', 'ADMIN_TOKEN_INVALID').toString('utf8').trim()
     if (!TOKEN.test(token)) throw new BtpsError('ADMIN_TOKEN_INVALID', `the admin token in ${path} must be 16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -`)
     return token
   }

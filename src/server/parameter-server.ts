@@ -133,7 +133,7 @@ export class ParameterServer {
       // The BitTorrent listener binds where the libp2p one does (server.host), not every interface.
       const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: server.host, uploadLimit: this.uploadLimiter?.bytesPerSecond })
       await swarm.start()
-      const privateKey = await loadOrCreatePeerKey(join(server.checkpointDir, job.id, 'server.key'))
+      const privateKey = await loadOrCreatePeerKey(server.keyFile !== '' ? server.keyFile : join(server.checkpointDir, job.id, 'server.key'))
       const psk = job.pskFile !== '' ? loadPsk(job.pskFile, { create: true }) : undefined
       if (psk != null) this.registrar = new TorrentRegistrar([this.config.tracker.url], psk, this.log.child({ component: 'tracker-registration' }))
       const node = this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey, psk })
@@ -201,12 +201,15 @@ export class ParameterServer {
     const stall = { stallMs: this.config.server.uploadStallS * 1000, minBytesPerS: this.config.server.minUploadKbps * 1000 }
     const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, log, signal }
     const contribution = { registry, intake, shards: () => runner.announcement?.upload?.peers.length ?? 0, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, log, signal }
-    await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await handleLogin(login, s, c) }))
-    await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await handleModel(model, s, c) }))
-    await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, signal }, s, c) }), { maxInboundStreams: 256 })
-    await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await handleUpdate(update, s, c) }), { maxInboundStreams: 256 })
-    await node.handle(CONTRIBUTION_PROTOCOL, guard('contribution', async (s, c) => { await handleContribution(contribution, s, c) }), { maxInboundStreams: 256 })
-    await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal }, s, c) }))
+    // A client needs one stream of each at a time; a few more cover a retry overlapping the old stream's close.
+    // Streams past these are refused, so one peer cannot hold a window's worth of buffers on hundreds of them.
+    const few = { maxInboundStreams: 4 }
+    await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await handleLogin(login, s, c) }), few)
+    await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await handleModel(model, s, c) }), few)
+    await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, signal }, s, c) }), few)
+    await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await handleUpdate(update, s, c) }), few)
+    await node.handle(CONTRIBUTION_PROTOCOL, guard('contribution', async (s, c) => { await handleContribution(contribution, s, c) }), few)
+    await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal }, s, c) }), few)
   }
 
   /** Queues `count` more rounds; they run one after another. Returns the first queued round number. */

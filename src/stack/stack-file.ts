@@ -9,6 +9,15 @@ export const ADMIN_PORT = 8080
 const STATE_DIR = '/var/lib/bt-ps'
 /** Where docker mounts the job's pre-shared key (the secret `psk`) in every peer. */
 const PSK_SECRET_PATH = '/run/secrets/psk'
+/** Where the server finds its libp2p key (the secret `server_key`), whose peer id the clients pin. */
+const SERVER_KEY_SECRET_PATH = '/run/secrets/server_key'
+/** The images' unprivileged user: secrets are its alone (mode 0400), which bt-ps insists on for key files. */
+const PEER_UID = '10001'
+
+/** The server's identity, made when the stack is generated: its key file on the manager and its peer id. */
+export interface ServerIdentity { keyFile: string, peerId: string }
+
+const secret = (name: string): Record<string, unknown> => ({ source: name, target: name, uid: PEER_UID, gid: PEER_UID, mode: 0o400 })
 
 type Service = Record<string, unknown>
 
@@ -43,13 +52,17 @@ function hostOf (cluster: ClusterConfig, name: string): ClusterHost {
   return cluster.hosts.find(h => h.name === name) ?? cluster.hosts[0]
 }
 
-function service (cluster: ClusterConfig, config: Config, role: string, host: ClusterHost, body: Service): Service {
+function service (cluster: ClusterConfig, config: Config, role: 'tracker' | 'server' | 'client', host: ClusterHost, body: Service): Service {
   const labels = { 'io.bt-ps.job': config.job.id, 'io.bt-ps.role': role, 'io.bt-ps.host': host.name }
   const restart = cluster.restart
+  const memory = cluster.memoryMb[role]
   return {
     ...body,
     networks: [cluster.network],
     labels,
+    // Nothing to write but /tmp (a tmpfs) and the server's state; no capability is needed to run a peer.
+    read_only: true,
+    cap_drop: ['ALL'],
     stop_grace_period: '30s',
     logging: { driver: cluster.logging.driver, options: cluster.logging.driver === 'json-file' ? { 'max-size': cluster.logging.maxSize, 'max-file': String(cluster.logging.maxFile) } : {} },
     deploy: {
@@ -58,7 +71,8 @@ function service (cluster: ClusterConfig, config: Config, role: string, host: Cl
       endpoint_mode: 'dnsrr',
       ...(host.name === '*' ? {} : { placement: { constraints: [`node.hostname == ${host.name}`] } }),
       restart_policy: { condition: restart.condition, delay: `${restart.delayS}s`, ...(restart.maxAttempts > 0 ? { max_attempts: restart.maxAttempts } : {}), window: '30s' },
-      labels: { ...labels }
+      labels: { ...labels },
+      ...(memory > 0 ? { resources: { limits: { memory: `${memory}M` } } } : {})
     }
   }
 }
@@ -69,9 +83,11 @@ const published = (target: number, port: number, protocol = 'tcp'): Record<strin
 
 /**
  * The docker stack (compose v3.8) for the job: tracker, server and one service per client, each pinned to its host.
- * `pskFile`: the manager's copy of the job's pre-shared key, which becomes the secret every peer reads.
+ * `pskFile`: the manager's copy of the job's pre-shared key, which becomes the secret every peer reads. `server`:
+ * the server's key (a secret for the server alone) and its peer id, which every client pins, so whoever else
+ * answers at server:7000 on the network is not taken for the server.
  */
-export function stackFile (config: Config, cluster: ClusterConfig, pskFile: string): Record<string, unknown> {
+export function stackFile (config: Config, cluster: ClusterConfig, pskFile: string, server: ServerIdentity): Record<string, unknown> {
   const services: Record<string, Service> = {}
   const common = jobEnv(config, cluster)
   const trackerHost = hostOf(cluster, cluster.trackerHost)
@@ -80,7 +96,7 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
     command: ['tracker'],
     hostname: 'tracker',
     // With the job's key the tracker serves only torrents the server registers.
-    secrets: ['psk'],
+    secrets: [secret('psk')],
     environment: env({ BTPS_TRACKER_PORT: TRACKER_PORT, BTPS_TRACKER_ANNOUNCE_INTERVAL_S: config.tracker.announceIntervalS, BTPS_JOB_PSK_FILE: PSK_SECRET_PATH, BTPS_LOG_LEVEL: config.log.level }),
     ports: [published(TRACKER_PORT, cluster.trackerPort), published(TRACKER_PORT, cluster.trackerPort, 'udp')],
     volumes: [scratch(cluster)]
@@ -90,9 +106,10 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
     image: imageName(cluster, serverHost.gpu === '' ? 'peer' : 'peer-gpu'),
     command: ['server'],
     hostname: 'server',
-    secrets: ['psk'],
-    environment: env({ ...common, BTPS_SERVER_ADMIN_PORT: ADMIN_PORT, BTPS_SERVER_BACKEND: config.server.backend, BTPS_SERVER_UPLOAD_LIMIT_MBIT: config.server.uploadLimitMbit, ...gpuEnv(serverHost) }),
-    ports: [published(ADMIN_PORT, cluster.adminPort)],
+    secrets: [secret('psk'), secret('server_key')],
+    environment: env({ ...common, BTPS_SERVER_ADMIN_PORT: ADMIN_PORT, BTPS_SERVER_BACKEND: config.server.backend, BTPS_SERVER_UPLOAD_LIMIT_MBIT: config.server.uploadLimitMbit, BTPS_SERVER_KEY_FILE: SERVER_KEY_SECRET_PATH, ...gpuEnv(serverHost) }),
+    // The admin API is published only when asked; otherwise it is reached from inside the server's container.
+    ...(cluster.publishAdmin ? { ports: [published(ADMIN_PORT, cluster.adminPort)] } : {}),
     volumes: [
       cluster.stateDir === '' ? { type: 'volume', source: 'state', target: STATE_DIR } : { type: 'bind', source: cluster.stateDir, target: STATE_DIR },
       scratch(cluster)
@@ -107,8 +124,8 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
         image: imageName(cluster, host.gpu === '' ? 'peer' : 'peer-gpu'),
         command: ['client'],
         hostname: name,
-        secrets: ['psk'],
-        environment: env({ ...common, BTPS_CLIENT_ID: name, BTPS_CLIENT_SERVER: `server:${cluster.p2pPort}`, BTPS_CLIENT_BACKEND: config.client.backend, BTPS_CLIENT_HEARTBEAT_S: config.client.heartbeatS, ...gpuEnv(host) }),
+        secrets: [secret('psk')],
+        environment: env({ ...common, BTPS_CLIENT_ID: name, BTPS_CLIENT_SERVER: `/dns4/server/tcp/${cluster.p2pPort}/p2p/${server.peerId}`, BTPS_CLIENT_BACKEND: config.client.backend, BTPS_CLIENT_HEARTBEAT_S: config.client.heartbeatS, ...gpuEnv(host) }),
         volumes: [scratch(cluster)]
       })
     }
@@ -116,14 +133,18 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
   return {
     version: '3.8',
     services,
-    networks: { [cluster.network]: { driver: 'overlay', attachable: true, labels: { 'io.bt-ps.job': config.job.id } } },
-    secrets: { psk: { file: pskFile, labels: { 'io.bt-ps.job': config.job.id } } },
+    // Not attachable: only the stack's own services join it, not a `docker run --network` container.
+    networks: { [cluster.network]: { driver: 'overlay', attachable: false, ...(cluster.encryptNetwork ? { driver_opts: { encrypted: 'true' } } : {}), labels: { 'io.bt-ps.job': config.job.id } } },
+    secrets: {
+      psk: { file: pskFile, labels: { 'io.bt-ps.job': config.job.id } },
+      server_key: { file: server.keyFile, labels: { 'io.bt-ps.job': config.job.id } }
+    },
     ...(cluster.stateDir === '' ? { volumes: { state: { labels: { 'io.bt-ps.job': config.job.id } } } } : {})
   }
 }
 
-export function stackYaml (config: Config, cluster: ClusterConfig, source: string, pskFile: string): string {
+export function stackYaml (config: Config, cluster: ClusterConfig, source: string, pskFile: string, server: ServerIdentity): string {
   const header = `# docker stack for job ${config.job.id}: generated by \`bt-ps stack generate\` from ${source}; edit that file, not this one.\n`
   // YAML 1.1, as docker reads it: strings such as "no" and "yes" (job.synthetic_update) are quoted, not booleans.
-  return header + stringify(stackFile(config, cluster, pskFile), { lineWidth: 0, version: '1.1' })
+  return header + stringify(stackFile(config, cluster, pskFile, server), { lineWidth: 0, version: '1.1' })
 }

@@ -1,10 +1,14 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * A private job's tracker serves only torrents its server registered: `POST /bt-ps/torrents/<infohash>` with
- * `Authorization: Bearer <HMAC-SHA256 of the infohash under the job's pre-shared key>`. The key never travels.
+ * `Authorization: Bearer <ms>.<nonce>.<HMAC-SHA256 of the infohash, the time and the nonce under the job's key>`.
+ * The key never travels; a proof is good within PROOF_WINDOW_MS of its time and only once, so one seen on the
+ * wire cannot be replayed.
  */
 export const REGISTER_PATH = '/bt-ps/torrents/'
+/** How far a proof's time may be from the tracker's clock (either way): hosts' clocks need to agree this well. */
+export const PROOF_WINDOW_MS = 60_000
 
 const INFO_HASH = /^[0-9a-f]{40}$/
 
@@ -18,8 +22,13 @@ export function checkStatsToken (psk: Uint8Array, authorization: string | undefi
   return token != null && timingSafeEqual(Buffer.from(token, 'hex'), Buffer.from(statsToken(psk), 'hex'))
 }
 
-export function registrationProof (psk: Uint8Array, infoHash: string): string {
-  return createHmac('sha256', psk).update(`bt-ps tracker registration\n${infoHash}`).digest('hex')
+function proofMac (psk: Uint8Array, infoHash: string, at: number, nonce: string): string {
+  return createHmac('sha256', psk).update(`bt-ps tracker registration\n${infoHash}\n${at}\n${nonce}`).digest('hex')
+}
+
+/** A fresh proof for registering `infoHash` now. */
+export function registrationProof (psk: Uint8Array, infoHash: string, at = Date.now(), nonce = randomBytes(16).toString('hex')): string {
+  return `${at}.${nonce}.${proofMac(psk, infoHash, at, nonce)}`
 }
 
 /** The registration URL for a torrent on the tracker behind an announce URL (bt-ps serves HTTP and UDP on one port). */
@@ -42,6 +51,8 @@ export type RegistrationVerdict = { status: 204 } | { status: 400 | 401 | 404 | 
  */
 export class RegisteredTorrents {
   private readonly known = new Map<string, true>()
+  /** nonces of accepted proofs → until when they would still be in the window */
+  private readonly used = new Map<string, number>()
   private readonly psk: Uint8Array
   private readonly limit: number
 
@@ -54,14 +65,20 @@ export class RegisteredTorrents {
   get size (): number { return this.known.size }
 
   /** Checks one registration request; a valid one adds its infohash. */
-  register (method: string | undefined, path: string, authorization: string | undefined): RegistrationVerdict {
+  register (method: string | undefined, path: string, authorization: string | undefined, now = Date.now()): RegistrationVerdict {
     if (!path.startsWith(REGISTER_PATH)) return { status: 404, reason: `no such path ${JSON.stringify(path.slice(0, 80))}` }
     if (method !== 'POST') return { status: 405, reason: 'registration takes POST' }
     const infoHash = path.slice(REGISTER_PATH.length)
     if (!INFO_HASH.test(infoHash)) return { status: 400, reason: 'expected 40 lowercase hex digits of an infohash after /bt-ps/torrents/' }
-    const proof = /^Bearer ([0-9a-f]{64})$/.exec(authorization ?? '')?.[1]
-    if (proof == null) return { status: 401, reason: 'missing Authorization: Bearer <proof>' }
-    if (!timingSafeEqual(Buffer.from(proof, 'hex'), Buffer.from(registrationProof(this.psk, infoHash), 'hex'))) return { status: 401, reason: 'proof does not match this job\'s key' }
+    const proof = /^Bearer (\d{1,15})\.([0-9a-f]{32})\.([0-9a-f]{64})$/.exec(authorization ?? '')
+    if (proof == null) return { status: 401, reason: 'missing Authorization: Bearer <ms>.<nonce>.<proof>' }
+    const [at, nonce, mac] = [Number(proof[1]), proof[2], proof[3]]
+    if (!timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(proofMac(this.psk, infoHash, at, nonce), 'hex'))) return { status: 401, reason: 'proof does not match this job\'s key' }
+    const skew = now - at
+    if (Math.abs(skew) > PROOF_WINDOW_MS) return { status: 401, reason: `proof made ${Math.round(skew / 1000)} s from the tracker's clock (at most ${PROOF_WINDOW_MS / 1000} s): a replay, or the hosts' clocks disagree` }
+    for (const [n, until] of this.used) if (until < now) this.used.delete(n)
+    if (this.used.has(nonce)) return { status: 401, reason: 'proof already used: a replay' }
+    this.used.set(nonce, at + PROOF_WINDOW_MS)
     this.known.delete(infoHash)
     this.known.set(infoHash, true)
     if (this.known.size > this.limit) this.known.delete(this.known.keys().next().value as string)

@@ -81,8 +81,10 @@ export class UploadPeer {
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       }
     }
-    await this.node.handle(SHARD_PROTOCOL, guard('shard', async (s, c) => { await this.onShard(s, c) }), { maxInboundStreams: 1024 })
-    await this.node.handle(REDUCE_PROTOCOL, guard('reduce', async (s, c) => { await this.onReduce(s, c) }))
+    // Per connection: a contributor sends one shard to each owner per round (a resend may overlap); the server asks an
+    // owner for its mean once per round, and a contributor for at most every shard of a round whose owners vanished.
+    await this.node.handle(SHARD_PROTOCOL, guard('shard', async (s, c) => { await this.onShard(s, c) }), { maxInboundStreams: 8 })
+    await this.node.handle(REDUCE_PROTOCOL, guard('reduce', async (s, c) => { await this.onReduce(s, c) }), { maxInboundStreams: 4 })
     await this.node.handle(SHARD_FETCH_PROTOCOL, guard('shard fetch', async (s, c) => { await this.onFetch(s, c) }), { maxInboundStreams: 256 })
   }
 

@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createControlNode } from '../../src/net/node.js'
 import type { ControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
+import { byteStream } from '@libp2p/utils'
 import { framed } from '../../src/net/frames.js'
 import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from '../../src/control/round.js'
 import type { RoundAnnouncement, RoundEnd } from '../../src/control/round.js'
@@ -140,6 +141,41 @@ test('streams opened on the server that never say anything are closed by it afte
     const line = new RegExp(`${name}: dropped stream .*peer=${idler.peerId.toString()} reason="timed out after ${HEADER_TIMEOUT_MS} ms"`)
     await until(`the server logs the idle ${name} stream`, async () => line.test(readFileSync(join(cluster.dir, 'server.log'), 'utf8')) ? true : undefined, 5000)
   }
+  failed = false
+})
+
+/** The server process's resident memory, MiB. */
+function serverRssMb (): number {
+  const status = readFileSync(`/proc/${String(cluster.server.child.pid)}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+}
+
+test('a member that opens 64 update streams, each with a header frame claiming 4 MiB and sent all but its last byte, pins no memory in the server', async () => {
+  failed = true
+  const [, conn] = await memberConnectedToServer()
+  const before = serverRssMb()
+  let peak = before
+  const sampler = setInterval(() => { peak = Math.max(peak, serverRssMb()) }, 100)
+  const claimed = 4 << 20
+  const prefix = Uint8Array.from([0x80, 0x80, 0x80, 0x02]) // varint 4 MiB
+  const outcomes = await Promise.all(Array.from({ length: 64 }, async () => {
+    try {
+      const stream = await conn.newStream(UPDATE_PROTOCOL)
+      const bytes = byteStream(stream)
+      await bytes.write(prefix, { signal: AbortSignal.timeout(5000) })
+      for (let sent = 0; sent < claimed - 1; sent += 1 << 20) await bytes.write(new Uint8Array(Math.min(1 << 20, claimed - 1 - sent)), { signal: AbortSignal.timeout(5000) })
+      await bytes.read({ signal: AbortSignal.timeout(3000) })
+      return 'answered'
+    } catch (err) {
+      return (err as Error).name === 'TimeoutError' ? 'held open' : 'refused'
+    }
+  }))
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  clearInterval(sampler)
+  const refused = outcomes.filter(o => o === 'refused').length
+  console.log(`64 update streams with 4 MiB header frames: ${refused} refused, ${outcomes.filter(o => o === 'held open').length} held open; server RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`)
+  assert.is(refused, 64, 'every oversized header is refused from its length prefix (or the stream is over the cap)')
+  assert.ok(peak - before < 64, `server RSS grew ${(peak - before).toFixed(0)} MiB`)
   failed = false
 })
 

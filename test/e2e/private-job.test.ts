@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -49,8 +49,13 @@ test('a malformed key file is refused with a message naming it', () => {
     const key = loadPsk(path, { create: true })
     assert.equal(loadPsk(path, { create: false }), key, 'read back as written')
     rmSync(path)
-    writeFileSync(path, 'not a key')
+    writeFileSync(path, 'not a key', { mode: 0o600 })
     assert.throws(() => loadPsk(path, { create: false }), /is not a swarm key/)
+    // A key others can read is refused before it is used, with the fix in the message.
+    const loose = join(dir, 'loose.key')
+    loadPsk(loose, { create: true })
+    chmodSync(loose, 0o644)
+    assert.throws(() => loadPsk(loose, { create: false }), /job\.psk_file .*loose\.key is readable by others \(mode 0644\): run `chmod 600/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadOrCreatePeerKey } from '../../../src/net/peer-key.js'
@@ -20,12 +20,19 @@ test('a kept key gives the same peer id and default client id after a restart; a
     assert.is(id(defaultClientId(first), 'client.id'), defaultClientId(first), 'a valid client id')
     const other = (await loadOrCreatePeerKey(join(dir, 'other.key'))).publicKey.toString()
     assert.is.not(defaultClientId(other), defaultClientId(first))
-    writeFileSync(join(dir, 'bad.key'), 'not a key')
+    writeFileSync(join(dir, 'bad.key'), 'not a key', { mode: 0o600 })
     try {
       await loadOrCreatePeerKey(join(dir, 'bad.key'))
       assert.unreachable('a damaged key file must not be replaced silently')
     } catch (err) {
-      assert.match(String(err), /cannot read the peer key .*bad\.key/)
+      assert.match(String(err), /the peer key .*bad\.key/)
+    }
+    chmodSync(path, 0o640)
+    try {
+      await loadOrCreatePeerKey(path)
+      assert.unreachable('a key the group can read is refused')
+    } catch (err) {
+      assert.match(String(err), /the peer key .*client\.key is readable by others \(mode 0640\)/)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -16,8 +16,11 @@ type Service = { image: string, environment: Record<string, string>, volumes: Ar
 async function stackOf (file: string): Promise<{ services: Record<string, Service>, networks: Record<string, { driver: string }>, volumes?: object }> {
   const config = await loadConfig({ file })
   const raw = await readConfigFile(file)
-  return stackFile(config, parseClusterConfig(raw.cluster, config), '/etc/bt-ps/job.swarm.key') as never
+  return stackFile(config, parseClusterConfig(raw.cluster, config), '/etc/bt-ps/job.swarm.key', SERVER) as never
 }
+
+const SERVER = { keyFile: '/etc/bt-ps/job.server.key', peerId: '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK' }
+const PSK_SECRET = { source: 'psk', target: 'psk', uid: '10001', gid: '10001', mode: 0o400 }
 
 const errorOf = (cluster: unknown, job: Record<string, unknown> = { clients: 2 }): string => {
   try { parseClusterConfig(cluster, parseConfig({ job })) } catch (err) { return err instanceof InvalidInputError ? err.message : `untyped: ${String(err)}` }
@@ -41,20 +44,30 @@ test('the reference cluster: tracker, server and 65 clients, each pinned to its 
     perHost.set(host, (perHost.get(host) ?? 0) + 1)
     assert.is(s.image, 'registry.lab:5000/ml/bt-ps-peer-gpu:0.1.0')
     assert.is(s.environment.BTPS_CLIENT_ID, name)
-    assert.is(s.environment.BTPS_CLIENT_SERVER, 'server:7000')
+    assert.is(s.environment.BTPS_CLIENT_SERVER, `/dns4/server/tcp/7000/p2p/${SERVER.peerId}`, 'clients pin the server\'s peer id')
     assert.is(s.environment.NVIDIA_VISIBLE_DEVICES, '0')
     assert.is(s.environment.BTPS_JOB_CLIENTS, '65')
     assert.is(s.environment.BTPS_JOB_PSK_FILE, '/run/secrets/psk')
-    assert.equal((s as unknown as { secrets: string[] }).secrets, ['psk'])
+    assert.equal((s as unknown as { secrets: unknown[] }).secrets, [PSK_SECRET], 'the key is the peer user\'s alone')
     assert.equal(s.volumes, [{ type: 'tmpfs', target: '/tmp', tmpfs: { size: 512 * 1024 * 1024 } }])
   }
   assert.equal([...perHost.values()], [9, 9, 9, 9, 9, 10, 10])
   assert.is(stack.networks.btps.driver, 'overlay')
+  assert.equal(stack.networks.btps, { ...stack.networks.btps, attachable: false, driver_opts: { encrypted: 'true' } }, 'an encrypted overlay no other container can join')
+  for (const [name, s] of Object.entries(stack.services)) {
+    const hard = s as unknown as { read_only: boolean, cap_drop: string[], deploy: { resources?: { limits: { memory: string } } } }
+    assert.ok(hard.read_only, `${name}: read-only root`)
+    assert.equal(hard.cap_drop, ['ALL'], name)
+    assert.is(hard.deploy.resources?.limits.memory, name === 'tracker' ? '256M' : name === 'server' ? '4096M' : '2048M', name)
+  }
+  assert.equal((stack.services.server as unknown as { secrets: unknown[] }).secrets, [PSK_SECRET, { ...PSK_SECRET, source: 'server_key', target: 'server_key' }])
+  assert.is(stack.services.server.environment.BTPS_SERVER_KEY_FILE, '/run/secrets/server_key')
+  assert.is((stack as unknown as { secrets: { server_key: { file: string } } }).secrets.server_key.file, SERVER.keyFile)
   assert.is((stack as unknown as { secrets: { psk: { file: string } } }).secrets.psk.file, '/etc/bt-ps/job.swarm.key')
   assert.is(stack.services.tracker.image, 'registry.lab:5000/ml/bt-ps-tracker:0.1.0')
   // The tracker holds the key too: it serves only the torrents the job's server registers.
   assert.is(stack.services.tracker.environment.BTPS_JOB_PSK_FILE, '/run/secrets/psk')
-  assert.equal((stack.services.tracker as unknown as { secrets: string[] }).secrets, ['psk'])
+  assert.equal((stack.services.tracker as unknown as { secrets: unknown[] }).secrets, [PSK_SECRET])
   assert.equal(stack.services.server.ports, [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }])
   assert.equal(stack.services.server.volumes[0], { type: 'bind', source: '/srv/bt-ps', target: '/var/lib/bt-ps' })
 })
@@ -67,13 +80,23 @@ test('one machine: no placement, state in a named volume, CPU images; the job fi
   assert.is(stack.services['client-02'].environment.NVIDIA_VISIBLE_DEVICES, undefined)
   assert.equal(stack.services.server.volumes[0], { type: 'volume', source: 'state', target: '/var/lib/bt-ps' })
   assert.ok(stack.volumes != null)
+  assert.equal(stack.services.server.ports, [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }], 'publish_admin: yes')
   assert.is((await loadConfig({ file: 'configs/single-host.yml' })).job.clients, 3)
+})
+
+test('defaults: the admin API unpublished, the tracker limited to 512 MiB, the peers unlimited', () => {
+  const config = parseConfig({ job: { clients: 2 } })
+  const stack = stackFile(config, parseClusterConfig({ hosts: [{ name: 'a', clients: 2 }] }, config), '/k', SERVER) as unknown as { services: Record<string, Service & { deploy: { resources?: { limits: { memory: string } } } }> }
+  assert.is(stack.services.server.ports, undefined, 'the admin API is not published unless the cluster file asks')
+  assert.is(stack.services.tracker.deploy.resources?.limits.memory, '512M')
+  assert.is(stack.services.server.deploy.resources, undefined)
+  assert.is(stack.services['client-01'].deploy.resources, undefined)
 })
 
 test('docker reads the file as YAML 1.1: every environment value stays a string (job.synthetic_update: "no", not false)', async () => {
   const file = 'configs/single-host.yml'
   const config = await loadConfig({ file })
-  const text = stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, '/etc/bt-ps/job.swarm.key')
+  const text = stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, '/etc/bt-ps/job.swarm.key', SERVER)
   const stack = parseYaml(text, { version: '1.1' }) as { services: Record<string, Service> }
   for (const [name, s] of Object.entries(stack.services)) {
     for (const [k, v] of Object.entries(s.environment)) assert.type(v, 'string', `${name}: ${k} is ${JSON.stringify(v)}`)
@@ -96,6 +119,9 @@ test('bad cluster sections name the field', () => {
   assert.is(errorOf({ hosts: [host], restart: { condition: 'always' } }), 'cluster.restart.condition: expected one of any, on-failure, none, got "always"')
   assert.is(errorOf({ hosts: 'a' }), 'cluster.hosts: expected a list of at most 1000 items')
   assert.is(errorOf({ hosts: [host], extra: 1 }), 'cluster.extra: unknown field')
+  assert.is(errorOf({ hosts: [host], publish_admin: 'maybe' }), 'cluster.publish_admin: expected one of yes, no, got "maybe"')
+  assert.is(errorOf({ hosts: [host], memory_mb: { client: -1 } }), 'cluster.memory_mb.client: expected a number in [0, 16777216], got -1')
+  assert.is(errorOf({ hosts: [host], memory_mb: { gpu: 1 } }), 'cluster.memory_mb.gpu: unknown field')
 })
 
 const validator = ['docker', '/usr/bin/docker'].find(bin => spawnSync(bin, ['stack', 'config', '--help'], { stdio: 'ignore' }).status === 0)
@@ -110,7 +136,7 @@ maybe('docker stack config accepts both generated files', async () => {
       const out = join(dir, 'stack.yml')
       const psk = join(dir, 'job.swarm.key')
       writeFileSync(psk, 'key')
-      writeFileSync(out, stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, psk))
+      writeFileSync(out, stackYaml(config, parseClusterConfig((await readConfigFile(file)).cluster, config), file, psk, SERVER))
       const r = spawnSync(validator, ['stack', 'config', '-c', out], { encoding: 'utf8' })
       assert.is(r.status, 0, `${file}: ${r.stderr}`)
       const resolved = parseYaml(r.stdout) as { services: Record<string, unknown> }

@@ -26,6 +26,21 @@ async function announce (url: string, infoHash: string): Promise<string> {
   }
 }
 
+test('a registration proof counts once and only near its time: one seen on the wire cannot be replayed', () => {
+  const reg = new RegisteredTorrents(psk)
+  const ih = 'ab'.repeat(20)
+  const now = Date.now()
+  const proof = `Bearer ${registrationProof(psk, ih, now)}`
+  assert.is(reg.register('POST', `/bt-ps/torrents/${ih}`, proof, now).status, 204)
+  assert.equal(reg.register('POST', `/bt-ps/torrents/${ih}`, proof, now + 1000), { status: 401, reason: 'proof already used: a replay' })
+  const old = `Bearer ${registrationProof(psk, ih, now - 120_000)}`
+  assert.equal(reg.register('POST', `/bt-ps/torrents/${ih}`, old, now), { status: 401, reason: 'proof made 120 s from the tracker\'s clock (at most 60 s): a replay, or the hosts\' clocks disagree' })
+  // Changing the time or the nonce of a captured proof breaks its MAC.
+  const [, nonce, mac] = registrationProof(psk, ih, now).split('.')
+  assert.is(reg.register('POST', `/bt-ps/torrents/${ih}`, `Bearer ${now + 5}.${nonce}.${mac}`, now).status, 401)
+  assert.is(reg.register('POST', `/bt-ps/torrents/${ih}`, `Bearer ${registrationProof(psk, ih, now + 30_000)}`, now).status, 204, 'a clock 30 s ahead is within the window')
+})
+
 test('registration proofs: only the job\'s key registers; malformed requests name what is wrong; the set is bounded', () => {
   const reg = new RegisteredTorrents(psk, 2)
   const ih = (n: number): string => n.toString(16).padStart(40, '0')
@@ -69,7 +84,7 @@ test('a private tracker answers HTTP and UDP announces only for torrents the ser
     assert.ok(isDict(scrape))
     assert.match(new TextDecoder().decode(scrape['failure reason'] as Uint8Array), /must name its infohashes/)
     // A forged registration is refused with its reason, and registers nothing.
-    const forged = await fetch(registrationUrl(tracker.announceUrls.udp, stranger)!, { method: 'POST', headers: { authorization: `Bearer ${'ab'.repeat(32)}` } })
+    const forged = await fetch(registrationUrl(tracker.announceUrls.udp, stranger)!, { method: 'POST', headers: { authorization: `Bearer ${Date.now()}.${'cd'.repeat(16)}.${'ab'.repeat(32)}` } })
     assert.is(forged.status, 401)
     assert.match(await forged.text(), /does not match/)
     assert.is(tracker.registeredTorrents, 1)
