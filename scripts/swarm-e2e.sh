@@ -95,6 +95,7 @@ read -r admin_port tracker_port < <(node -e "
   next()")
 overrides=(--cluster.stack "$STACK" --cluster.tag "$TAG" --cluster.admin_port "$admin_port" --cluster.tracker_port "$tracker_port" --cluster.psk_file "$work/job.swarm.key")
 "$cli" swarm init --advertise-addr 127.0.0.1 >/dev/null
+node bin/bt-ps.js stack secrets --config "$CONFIG" "${overrides[@]}"
 node bin/bt-ps.js stack generate --config "$CONFIG" "${overrides[@]}" -o "$work/stack.yml"
 if [ -n "$validator" ]; then
   "$validator" stack config -c "$work/stack.yml" >/dev/null && say "docker stack config accepts the generated file"
@@ -125,6 +126,20 @@ for _ in $(seq 1 60); do
 done
 [ "$n" -ge 3 ] || { say "only $n of 3 clients logged in to the server"; exit 1; }
 phase "containers healthy"
+
+# The containers as the stack asks: read-only root, no capabilities, secrets for the peer user only, the overlay
+# encrypted and closed to other containers, and clients that accept only the server's peer id.
+role() { "$cli" ps -q --filter "label=io.bt-ps.job=$JOB" --filter "label=io.bt-ps.role=$1" | head -1; }
+srv=$(role server); cl=$(role client)
+hard=$("$cli" inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "$srv" "$cl" | tr '\n' ' ')
+[ "$hard" = "true [ALL] true [ALL] " ] || { say "containers not hardened (ReadonlyRootfs CapDrop): $hard"; exit 1; }
+secrets=$("$cli" exec "$srv" stat -c '%a %u' /run/secrets/psk /run/secrets/server_key | tr '\n' ' ')
+[ "$secrets" = "400 10001 400 10001 " ] || { say "server secrets are not mode 0400 for uid 10001: $secrets"; exit 1; }
+net=$("$cli" network inspect -f '{{.Attachable}} {{index .Options "encrypted"}}' "${STACK}_btps")
+[ "$net" = "false true" ] || { say "overlay network (attachable, encrypted) is $net"; exit 1; }
+pin=$("$cli" inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$cl" | grep '^BTPS_CLIENT_SERVER=' || true)
+[[ "$pin" == *"/p2p/"* ]] || { say "clients do not pin the server's peer id: $pin"; exit 1; }
+say "containers read-only without capabilities, secrets 0400 for uid 10001, overlay encrypted and not attachable, server pinned (${pin##*/p2p/})"
 
 # --- rounds -----------------------------------------------------------------------------------------------------
 node bin/bt-ps.js round --server "$server" "${token[@]}" --rounds 2 --wait

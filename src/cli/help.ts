@@ -9,7 +9,7 @@ Usage: bt-ps <command> [flags]
   round     trigger rounds on a running server: --server URL [--rounds N] [--wait]
   status    logged-in clients, current round, last results: --server URL [--json]
   logs      logs export --format csv [--runs DIR] [--out FILE]
-  stack     the job as a docker swarm stack: generate|deploy|rm|ps --config FILE
+  stack     the job as a docker swarm stack: secrets|generate|deploy|rm|ps --config FILE
 
 Every role takes --config FILE (YAML); BTPS_<SECTION>_<KEY> env vars override the file and
 flags override both; any field can be set as --section.key VALUE (e.g. --job.local_epochs 2).
@@ -28,8 +28,9 @@ const COMMANDS: Record<string, string> = {
   client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener.\n${JOB}\n`,
   round: 'bt-ps round --server URL [--rounds N] [--wait] [--token T | --token-file FILE]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080. The bearer token is in the server\'s\n  server.admin_token_file (default <checkpoint_dir>/<job>/admin-token); BTPS_ADMIN_TOKEN(_FILE) work too.\n',
   status: 'bt-ps status --server URL [--json] [--token T | --token-file FILE]\n',
-  stack: `bt-ps stack generate --config FILE [-o FILE]   write the docker stack (compose v3.8) for the job
-bt-ps stack deploy --config FILE [--name STACK]     generate it and run docker stack deploy
+  stack: `bt-ps stack secrets --config FILE            make the job's key and the server's key (mode 0600) if missing
+bt-ps stack generate --config FILE [-o FILE]   write the docker stack (compose v3.8) for the job (needs the keys)
+bt-ps stack deploy --config FILE [--name STACK]     make the keys if missing, generate and run docker stack deploy
 bt-ps stack rm [--config FILE | --name STACK]       docker stack rm
 bt-ps stack ps [--config FILE | --name STACK]       the stack's services and tasks
   FILE is a job config with a cluster: section (see configs/cluster.yml); --section.key VALUE overrides it.

@@ -15,7 +15,7 @@ import { stackYaml } from '../stack/stack-file.js'
 import { configFlags } from './args.js'
 import type { ParsedArgs } from './args.js'
 
-const SUBCOMMANDS = ['generate', 'deploy', 'rm', 'ps'] as const
+const SUBCOMMANDS = ['generate', 'deploy', 'secrets', 'rm', 'ps'] as const
 
 async function jobAndCluster (args: ParsedArgs, file: string): Promise<{ config: Config, cluster: ClusterConfig }> {
   const { config: flags } = configFlags(args, {}, ['config', 'out', 'name'], 'stack')
@@ -26,6 +26,17 @@ async function jobAndCluster (args: ParsedArgs, file: string): Promise<{ config:
   const section = raw[CLUSTER_SECTION]
   const merged = Object.keys(overrides).length === 0 ? section : { ...(section ?? {}), ...overrides }
   return { config, cluster: parseClusterConfig(merged, config) }
+}
+
+/** The job's pre-shared key and the server's libp2p key, each made (mode 0600) if missing; the server's peer id. */
+async function makeSecrets (pskFile: string, serverKeyFile: string): Promise<{ serverPeerId: string, created: string[] }> {
+  const created: string[] = []
+  if (!existsSync(pskFile)) created.push(`created the job's pre-shared key ${pskFile} (mode 0600); every peer gets it as the secret psk`)
+  loadPsk(pskFile, { create: true })
+  const keyIsNew = !existsSync(serverKeyFile)
+  const serverPeerId = (await loadOrCreatePeerKey(serverKeyFile)).publicKey.toString()
+  if (keyIsNew) created.push(`created the server's key ${serverKeyFile} (mode 0600): clients accept only the server with peer id ${serverPeerId}`)
+  return { serverPeerId, created }
 }
 
 /** Runs the docker CLI with our stdio; resolves to its exit code. DOCKER names another binary. */
@@ -66,16 +77,20 @@ export async function stackCommand (args: ParsedArgs): Promise<number> {
   }
   if (file == null) throw new InvalidInputError('USAGE', '--config', `bt-ps stack ${sub} needs the job's config file`)
   const { config, cluster } = await jobAndCluster(args, file)
-  // The job is private: its key is made once on the manager and handed to the peers as a docker secret.
+  // The job is private: its key is made once on the manager and handed to the peers as a docker secret; so is the
+  // server's identity, whose peer id every client pins. `secrets` and `deploy` make them; `generate` only reads them.
   const pskFile = resolve(cluster.pskFile !== '' ? cluster.pskFile : join(dirname(file), `${cluster.stack}.swarm.key`))
-  const fresh = !existsSync(pskFile)
-  loadPsk(pskFile, { create: true })
-  if (fresh) process.stderr.write(`created the job's pre-shared key ${pskFile} (mode 0600); every peer gets it as the secret psk\n`)
-  // The server's identity too: made here, handed to the server as a secret, its peer id pinned in every client.
   const serverKeyFile = join(dirname(pskFile), `${cluster.stack}.server.key`)
-  const keyIsNew = !existsSync(serverKeyFile)
-  const serverPeerId = (await loadOrCreatePeerKey(serverKeyFile)).publicKey.toString()
-  if (keyIsNew) process.stderr.write(`created the server's key ${serverKeyFile} (mode 0600): clients accept only the server with peer id ${serverPeerId}\n`)
+  if (sub === 'generate') {
+    const missing = [pskFile, serverKeyFile].filter(f => !existsSync(f))
+    if (missing.length > 0) throw new InvalidInputError('USAGE', 'stack generate', `${missing.join(' and ')} missing: \`bt-ps stack secrets --config ${file}\` makes the job's keys (\`stack deploy\` makes them too)`)
+  }
+  const { serverPeerId, created } = await makeSecrets(pskFile, serverKeyFile)
+  for (const line of created) process.stderr.write(line + '\n')
+  if (sub === 'secrets') {
+    process.stdout.write(`job key     ${pskFile}\nserver key  ${serverKeyFile}\nserver peer ${serverPeerId}\n`)
+    return 0
+  }
   const yaml = stackYaml(config, cluster, file, pskFile, { keyFile: serverKeyFile, peerId: serverPeerId })
   const hosts = cluster.hosts.length
   const summary = `stack ${cluster.stack}: tracker, server and ${config.job.clients} clients on ${hosts} host${hosts === 1 ? '' : 's'}`

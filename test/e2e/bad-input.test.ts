@@ -38,7 +38,8 @@ test('invalid flags and config exit with status 2 and name the field and value',
     [['stack', 'generate', '--config', 'configs/cluster.yml', '--job.clients', '64'], /cluster\.hosts: the hosts run 65 clients but job\.clients is 64/],
     [['stack', 'generate', '--config', 'configs/cluster.yml', '--cluster.tmpfs_mb', 'lots'], /cluster\.tmpfs_mb: expected a number/],
     [['stack', 'deploy'], /--config: bt-ps stack deploy needs the job's config file/],
-    [['stack', 'launch'], /stack: expected one of generate, deploy, rm, ps, got "launch"/]
+    [['stack', 'launch'], /stack: expected one of generate, deploy, secrets, rm, ps, got "launch"/],
+    [['stack', 'generate', '--config', 'configs/single-host.yml', '--cluster.psk_file', '/nonexistent-dir/job.swarm.key'], /stack generate: \/nonexistent-dir\/job\.swarm\.key and \/nonexistent-dir\/btps-single\.server\.key missing: `bt-ps stack secrets --config configs\/single-host\.yml` makes the job's keys/]
   ]
   for (const [args, pattern] of cases) {
     const { code, out } = await btps(args)

@@ -42,4 +42,34 @@ test('direct upload: an update that trickles at 1 byte/s holds one reader, not t
 test('swarm upload: a contributor whose shards stop after their headers is dropped and the round committed again without it', async () => { await stalledRound('swarm', 'silence') })
 test('swarm upload: a contributor that dies after it was admitted is dropped; never a mixed aggregate, never a hang', async () => { await stalledRound('swarm', 'vanish') })
 
+test('direct upload, 10 rounds with a sender at 1 byte/s in each: every round aggregates the honest updates on time, server memory stays flat', async () => {
+  const job = 'stall-ten'
+  const [cluster, close] = await startCluster({ clients: 3, jobClients: 4, jobFlags: ['--job', job, '--k', '3', '--over-commitment', String(4 / 3), '--round-timeout', '60', '--server.selection_wait_s', '2', '--server.upload_stall_s', '3'] })
+  const staller = startFaultPeer(cluster, 'staller', 'stalling-contributor.ts', ['--job', job, '--id', 'staller', '--pace', 'trickle'])
+  let failed = true
+  try {
+    await staller.ready
+    const rssMb = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(cluster.server.child.pid)}/status`, 'utf8'))?.[1] ?? 0) / 1024
+    await cluster.admin.startRounds(10)
+    const rss: number[] = []
+    const times: number[] = []
+    for (let round = 1; round <= 10; round++) {
+      const r = await until(`round ${round} done`, async () => (await cluster.admin.status()).results.find(x => x.round === round), 60_000)
+      rss.push(rssMb())
+      times.push(r.roundS)
+      assert.is(r.status, 'aggregated', `round ${round}: ${r.reason}`)
+      assert.ok(r.selected.includes('staller'), `round ${round} selected the staller`)
+      assert.equal([...r.accepted].sort(), ['client-1', 'client-2', 'client-3'], `round ${round} aggregated the honest updates`)
+    }
+    console.log(`10 rounds with a 1 byte/s sender: round times ${times.map(t => t.toFixed(1)).join('/')} s; server RSS ${rss.map(m => m.toFixed(0)).join('/')} MiB`)
+    assert.ok(Math.max(...times) < 20, 'no round waited for the trickle')
+    // From round 3 on (after the evaluator and the first aggregates have warmed up), memory does not climb.
+    assert.ok(Math.max(...rss.slice(2)) - rss[2] < 40, `server RSS ${rss.map(m => m.toFixed(0)).join('/')} MiB`)
+    failed = false
+  } finally {
+    await stopRole(staller)
+    await close(failed)
+  }
+})
+
 test.run()
