@@ -1,6 +1,6 @@
 export const HELP = `bt-ps — federated training with BitTorrent-style model distribution
 
-Usage: bt-ps <command> [flags]
+Usage: bt-ps <command> [flags]     bt-ps --version     bt-ps <command> -h
 
   up        local cluster (tracker + server + N clients on 127.0.0.1) running a short job
   tracker   the BitTorrent tracker (HTTP + UDP announce on one port, /stats)

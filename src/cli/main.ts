@@ -10,6 +10,7 @@ import { upCommand } from './up.js'
 import { logsCommand } from './logs.js'
 import { stackCommand } from './stack.js'
 import { useHealthFile } from './lifecycle.js'
+import { VERSION } from './version.js'
 
 const ROLE_FLAGS: Record<string, Record<string, string>> = {
   tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
@@ -45,9 +46,15 @@ async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedAr
 export async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
-    if (command == null || command === '--help' || command === 'help' || command === '-h') { process.stdout.write(HELP); return command == null ? 2 : 0 }
-    const args = parseArgs(rest, ['help', 'wait', 'json', 'no-wait'])
-    if (args.flags.has('help')) { process.stdout.write(commandHelp(command)); return 0 }
+    if (command == null || command === '--help' || command === 'help' || command === '-h') {
+      // `bt-ps help round` is `bt-ps round --help`.
+      process.stdout.write(command === 'help' && rest[0] != null ? commandHelp(rest[0]) : HELP)
+      return command == null ? 2 : 0
+    }
+    if (command === '--version' || command === '-V' || command === 'version') { process.stdout.write(`bt-ps ${VERSION}\n`); return 0 }
+    // -h and --help anywhere after the command (also after a subcommand: `bt-ps stack generate -h`).
+    if (rest.includes('-h') || rest.includes('--help')) { process.stdout.write(commandHelp(command)); return 0 }
+    const args = parseArgs(rest, ['wait', 'json', 'no-wait'])
     switch (command) {
       case 'tracker':
       case 'server':

@@ -22,6 +22,24 @@ async function btps (args: string[]): Promise<{ code: number | null, out: string
   return { code, out }
 }
 
+test('--version and -V print the version; -h and --help work after every command and subcommand', async () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
+  for (const flag of ['--version', '-V']) assert.equal(await btps([flag]), { code: 0, out: `bt-ps ${version}\n` })
+  const commands = ['up', 'tracker', 'server', 'client', 'round', 'status', 'logs', 'stack']
+  for (const command of commands) {
+    for (const flag of ['-h', '--help']) {
+      const { code, out } = await btps([command, flag])
+      assert.is(code, 0, `bt-ps ${command} ${flag}`)
+      assert.match(out, new RegExp(`^bt-ps ${command} `), `bt-ps ${command} ${flag} prints its usage`)
+    }
+  }
+  for (const args of [['stack', 'generate', '-h'], ['logs', 'export', '--help'], ['round', '--server', 'http://127.0.0.1:1', '-h'], ['help', 'stack']]) {
+    const { code, out } = await btps(args)
+    assert.is(code, 0, args.join(' '))
+    assert.match(out, /^bt-ps (stack|logs|round) /, `bt-ps ${args.join(' ')} prints its command's usage`)
+  }
+})
+
 test('invalid flags and config exit with status 2 and name the field and value', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['up', '--clients', '0'], /job\.clients: 0 is out of range/],

@@ -61,7 +61,9 @@ test('direct upload, 10 rounds with a sender at 1 byte/s in each: every round ag
       assert.ok(r.selected.includes('staller'), `round ${round} selected the staller`)
       assert.equal([...r.accepted].sort(), ['client-1', 'client-2', 'client-3'], `round ${round} aggregated the honest updates`)
     }
-    console.log(`10 rounds with a 1 byte/s sender: round times ${times.map(t => t.toFixed(1)).join('/')} s; server RSS ${rss.map(m => m.toFixed(0)).join('/')} MiB`)
+    const stalled = readFileSync(join(cluster.dir, 'staller.log'), 'utf8').match(/"event":"stalling"/g)?.length ?? 0
+    assert.ok(stalled >= 8, `the staller stalled ${stalled} of 10 rounds`)
+    console.log(`10 rounds with a 1 byte/s sender (stalling in ${stalled}): round times ${times.map(t => t.toFixed(1)).join('/')} s; server RSS ${rss.map(m => m.toFixed(0)).join('/')} MiB`)
     assert.ok(Math.max(...times) < 20, 'no round waited for the trickle')
     // From round 3 on (after the evaluator and the first aggregates have warmed up), memory does not climb.
     assert.ok(Math.max(...rss.slice(2)) - rss[2] < 40, `server RSS ${rss.map(m => m.toFixed(0)).join('/')} MiB`)

@@ -33,10 +33,15 @@ await joinAsMember(['pace'], async (m, ann, flags) => {
   const bytes = await m.model(ann)
   const plan = ann.upload
   if (plan == null) {
-    const stream = await m.node.dialProtocol(m.server.remotePeer, UPDATE_PROTOCOL)
-    await writeJson(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: m.clientId, samples: 1000, report: m.report(ann) })
-    stall(stream, flags.pace)
-    m.say({ event: 'stalling', round: ann.round, upload: 'direct', admitted: true })
+    try {
+      const stream = await m.node.dialProtocol(m.server.remotePeer, UPDATE_PROTOCOL)
+      await writeJson(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: m.clientId, samples: 1000, report: m.report(ann) })
+      stall(stream, flags.pace)
+      m.say({ event: 'stalling', round: ann.round, upload: 'direct', admitted: true })
+    } catch (err) {
+      // The server caps the update streams one peer may hold; the held ones of earlier rounds count until it resets them.
+      m.say({ event: 'refused', round: ann.round, reason: String(err) })
+    }
     return
   }
   const values = modelValues(bytes)

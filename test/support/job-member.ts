@@ -44,7 +44,9 @@ export async function joinAsMember (extra: string[], onRound: (member: JobMember
   // Heartbeats keep it eligible for selection like any live client; the first is delivered before it says it is ready.
   const beat = async (): Promise<void> => {
     await (async () => {
-      await sendHeartbeat(framed(await node.dialProtocol(server.remotePeer, STATUS_PROTOCOL)), encodeHeartbeat({ clientId, state: 'idle', round: 0 }))
+      const stream = await node.dialProtocol(server.remotePeer, STATUS_PROTOCOL)
+      await sendHeartbeat(framed(stream), encodeHeartbeat({ clientId, state: 'idle', round: 0 }))
+      await stream.close()
     })().catch(() => {})
   }
   const firstBeat = beat()

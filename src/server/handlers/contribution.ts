@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { InvalidInputError, errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed, writeJson } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import { readContribution } from '../../control/contribution.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
@@ -32,7 +33,7 @@ export async function handleContribution (ctx: ContributionContext, stream: Stre
   if (intake == null || refusal !== undefined) {
     log.info('update refused', { client: c.clientId, round: c.round, reason: refusal })
     await writeJson(lp, { accepted: false, reason: refusal }, ctx.signal)
-    await stream.close()
+    await endStream(stream)
     return
   }
   try {
@@ -41,10 +42,10 @@ export async function handleContribution (ctx: ContributionContext, stream: Stre
     log.warn('update rejected', { client: c.clientId, round: c.round, reason: errorMessage(err) })
     if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(c.clientId, ctx.maxRejectedUpdates, log)
     await writeJson(lp, { accepted: false, reason: errorMessage(err) }, ctx.signal)
-    await stream.close()
+    await endStream(stream)
     return
   }
   log.info('contribution admitted', { client: c.clientId, round: c.round, n: intake.accepted.length })
   await writeJson(lp, { accepted: true }, ctx.signal)
-  await stream.close()
+  await endStream(stream)
 }

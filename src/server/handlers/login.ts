@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import { answerLogin, readLoginRequest } from '../../control/login.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { dialAddress } from '../../upload/round-peers.js'
@@ -34,5 +35,5 @@ export async function handleLogin (ctx: LoginContext, stream: Stream, conn: Conn
     if (bound !== 'same') ctx.bound()
     await answerLogin(lp, { ok: true, jobId: ctx.job.id, partition: entry.partition, partitions: ctx.job.clients, round: ctx.round() })
   }
-  await stream.close()
+  await endStream(stream)
 }

@@ -1,5 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { framed } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import type { RateLimiter } from '../../net/rate-limiter.js'
 import { readModelRequest, refuseModel, sendModel } from '../../control/model.js'
 import type { ClientRegistry } from '../client-registry.js'
@@ -28,5 +29,5 @@ export async function handleModel (ctx: ModelContext, stream: Stream, conn: Conn
     // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.
     await sendModel(lp, blob, ctx.signal, ctx.limiter, ctx.countEgress)
   }
-  await stream.close()
+  await endStream(stream)
 }

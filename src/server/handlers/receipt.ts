@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { BtpsError, errorMessage } from '../../errors.js'
 import { framed } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import { answerReceipt, readReceipt } from '../../control/receipt.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
@@ -26,5 +27,5 @@ export async function handleReceipt (ctx: ReceiptContext, stream: Stream, conn: 
   } catch (err) {
     await answerReceipt(lp, { accepted: false, reason: errorMessage(err) })
   }
-  await stream.close()
+  await endStream(stream)
 }

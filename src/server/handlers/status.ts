@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import { parseHeartbeat, readHeartbeat } from '../../control/status.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { withinHeaderTime } from './header-time.js'
@@ -15,7 +16,7 @@ export interface StatusContext {
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
   const hb = await withinHeaderTime(ctx.signal, async signal => await readHeartbeat(framed(stream), signal))
   ctx.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
-  await stream.close()
+  await endStream(stream)
 }
 
 /** A heartbeat from the status topic (`from` is its signer); a malformed one is dropped with a warning. */

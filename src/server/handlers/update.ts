@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { InvalidInputError, errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
+import { endStream } from '../../net/end-stream.js'
 import { transferGuard } from '../../net/transfer-guard.js'
 import { answerUpdate, readUpdate, readUpdateHeader } from '../../control/update.js'
 import type { ClientRegistry } from '../client-registry.js'
@@ -35,7 +36,7 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
   if (intake == null || refusal !== undefined) {
     log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
     await answerUpdate(lp, { accepted: false, reason: refusal })
-    await stream.close()
+    await endStream(stream)
     return
   }
   // Until a staging buffer is free the sender may send only what yamux already granted: server memory stays a few
@@ -62,10 +63,10 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
     // Invalid content counts against the client; a broken stream or a closed round does not.
     if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(header.clientId, ctx.maxRejectedUpdates, log)
     await answerUpdate(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
-    await stream.close().catch(() => {})
+    await endStream(stream)
     return
   }
   log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
   await answerUpdate(lp, { accepted: true })
-  await stream.close()
+  await endStream(stream)
 }
