@@ -1,6 +1,7 @@
 import { readSecretFile } from '../secret-file.js'
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { StatusView } from '../server/admin-api.js'
+import type { RoundsStopped } from '../server/parameter-server.js'
 
 /** The CLI's side of the server's admin HTTP API. */
 export class AdminClient {
@@ -26,6 +27,11 @@ export class AdminClient {
 
   async status (): Promise<StatusView> {
     return await this.call('/api/status') as StatusView
+  }
+
+  /** Drops the queued rounds; with `now`, aborts the one in progress too. */
+  async stopRounds (now: boolean): Promise<RoundsStopped> {
+    return await this.call(`/api/rounds${now ? '?now=1' : ''}`, { method: 'DELETE' }) as RoundsStopped
   }
 
   async startRounds (count: number): Promise<{ first: number, last: number }> {

@@ -6,7 +6,8 @@ Usage: bt-ps <command> [flags]     bt-ps --version     bt-ps <command> -h
   tracker   the BitTorrent tracker (HTTP + UDP announce on one port, /stats)
   server    the server peer (global model, rounds, aggregation, admin API)
   client    one client peer
-  round     trigger rounds on a running server: --server URL [--rounds N] [--wait]
+  round     trigger rounds on a running server: --server URL [--rounds N] [--wait] [--json]
+  stop      drop the queued rounds (--now: abort the one in progress too): --server URL [--now]
   status    logged-in clients, current round, last results: --server URL [--json]
   logs      logs export --format csv [--runs DIR] [--out FILE]
   stack     the job as a docker swarm stack: secrets|generate|deploy|rm|ps --config FILE
@@ -26,8 +27,9 @@ const COMMANDS: Record<string, string> = {
   tracker: 'bt-ps tracker [--host H] [--port P] [--announce-interval S] [--config FILE]\n',
   server: `bt-ps server [--tracker URL] [--host H] [--p2p-port P] [--admin-host H] [--admin-port P] [--runs-dir D]\n             [--checkpoint-dir D] [--backend B] [--start-rounds N] [job flags]\n${JOB}\n`,
   client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener.\n${JOB}\n`,
-  round: 'bt-ps round --server URL [--rounds N] [--wait] [--token T | --token-file FILE]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080. The bearer token is in the server\'s\n  server.admin_token_file (default <checkpoint_dir>/<job>/admin-token); BTPS_ADMIN_TOKEN(_FILE) work too.\n',
+  round: 'bt-ps round --server URL [--rounds N] [--wait] [--json] [--token T | --token-file FILE]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080. The bearer token is in the server\'s\n  server.admin_token_file (default <checkpoint_dir>/<job>/admin-token); BTPS_ADMIN_TOKEN(_FILE) work too.\n',
   status: 'bt-ps status --server URL [--json] [--token T | --token-file FILE]\n',
+  stop: 'bt-ps stop --server URL [--now] [--json] [--token T | --token-file FILE]\n  Drops the queued rounds; the one in progress finishes. --now aborts it too: clients are told, nothing of it\n  is aggregated, the checkpoint keeps the last finished round, and the round is listed as aborted.\n',
   stack: `bt-ps stack secrets --config FILE            make the job's key and the server's key (mode 0600) if missing
 bt-ps stack generate --config FILE [-o FILE]   write the docker stack (compose v3.8) for the job (needs the keys)
 bt-ps stack deploy --config FILE [--name STACK]     make the keys if missing, generate and run docker stack deploy

@@ -1,11 +1,11 @@
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { loadConfig } from '../config/load.js'
+import { defaultConfigFile, loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { JOB_FLAGS, configFlags, parseArgs } from './args.js'
 import type { ParsedArgs } from './args.js'
 import { HELP, commandHelp } from './help.js'
-import { roundCommand, statusCommand } from './round.js'
+import { roundCommand, statusCommand, stopCommand } from './round.js'
 import { upCommand } from './up.js'
 import { logsCommand } from './logs.js'
 import { stackCommand } from './stack.js'
@@ -20,8 +20,10 @@ const ROLE_FLAGS: Record<string, Record<string, string>> = {
 
 async function roleConfig (args: ParsedArgs, command: string, own: string[] = []): Promise<{ config: Config, rest: Map<string, string | true> }> {
   const { config: flags, rest } = configFlags(args, ROLE_FLAGS[command] ?? JOB_FLAGS, ['config', ...own], command)
-  const file = rest.get('config')
-  const config = await loadConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
+  const given = rest.get('config')
+  const file = typeof given === 'string' ? given : defaultConfigFile(process.env, process.cwd())
+  const config = await loadConfig({ file, env: process.env, flags })
+  if (file != null) rest.set('config', file)
   return { config, rest }
 }
 
@@ -54,7 +56,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command === '--version' || command === '-V' || command === 'version') { process.stdout.write(`bt-ps ${VERSION}\n`); return 0 }
     // -h and --help anywhere after the command (also after a subcommand: `bt-ps stack generate -h`).
     if (rest.includes('-h') || rest.includes('--help')) { process.stdout.write(commandHelp(command)); return 0 }
-    const args = parseArgs(rest, ['wait', 'json', 'no-wait'])
+    const args = parseArgs(rest, ['wait', 'json', 'no-wait', 'now'])
     switch (command) {
       case 'tracker':
       case 'server':
@@ -62,18 +64,20 @@ export async function main (argv: string[]): Promise<number> {
         return await runRole(command, args)
       case 'round':
         return await roundCommand(args)
+      case 'stop':
+        return await stopCommand(args)
       case 'status':
         return await statusCommand(args)
       case 'up': {
         const { config, rest: own } = await roleConfig(args, 'up', ['log-dir'])
-        return await upCommand(config, { file: args.flags.get('config') as string | undefined, logDir: own.get('log-dir') as string | undefined, flags: args })
+        return await upCommand(config, { file: own.get('config') as string | undefined, logDir: own.get('log-dir') as string | undefined, flags: args })
       }
       case 'logs':
         return await logsCommand(args)
       case 'stack':
         return await stackCommand(args)
       default:
-        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, status, logs, stack)`)
+        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, stop, status, logs, stack)`)
     }
   } catch (err) {
     if (err instanceof InvalidInputError) {

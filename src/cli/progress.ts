@@ -37,7 +37,12 @@ export async function followRounds (admin: AdminClient, first: number, last: num
       line = r != null ? `round ${r.round}/${last} done: acc ${r.testAcc1?.toFixed(4) ?? '-'} loss ${r.testLoss?.toFixed(4) ?? '-'} in ${r.roundS.toFixed(1)} s` : `server ${s.state}`
     }
     if (line !== previous) { print(line); previous = line }
-    if (done.length >= last - first + 1) return done
+    // `bt-ps stop` lowers the target: rounds past it will not run, so they are not waited for.
+    const end = Math.min(last, s.target)
+    if (done.filter(r => r.round <= end).length >= end - first + 1 && (end === last || s.current == null)) {
+      if (end < last) print(`stopped: rounds ${Math.max(first, end + 1)}..${last} will not run (bt-ps stop)`)
+      return done
+    }
     await sleep(300, signal)
   }
 }

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { InvalidInputError, errorMessage } from '../errors.js'
 import { SCHEMA } from './schema.js'
@@ -41,6 +43,13 @@ export function configFromEnv (env: NodeJS.ProcessEnv): RawConfig {
     out[section][key] = value
   }
   return out
+}
+
+/** The config file when no --config is given: BTPS_CONFIG, then ./bt-ps.yml if there is one. */
+export function defaultConfigFile (env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (env.BTPS_CONFIG != null && env.BTPS_CONFIG !== '') return env.BTPS_CONFIG
+  const local = join(cwd, 'bt-ps.yml')
+  return existsSync(local) ? local : undefined
 }
 
 /** defaults < config file < BTPS_* env < command-line flags */

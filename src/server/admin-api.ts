@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { InvalidInputError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { int, json, record } from '../net/validate.js'
-import type { ParameterServer } from './parameter-server.js'
+import type { ParameterServer, RoundsStopped } from './parameter-server.js'
 import { tokenMatches } from './admin-token.js'
 
 const MAX_BODY = 64 * 1024
@@ -16,12 +16,16 @@ export interface StatusView {
   state: string
   round: number
   queued: number
+  /** the last round the server will run as things stand */
+  target: number
   current?: ParameterServer['current']
   clients: Array<{ clientId: string, partition: number, state: string, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean }>
   results: ParameterServer['results']
   runDir: string
   peerId: string
   addrs: string[]
+  /** the last `bt-ps stop` */
+  lastStop?: RoundsStopped
 }
 
 export function parseRoundsRequest (body: unknown): { count: number } {
@@ -40,7 +44,10 @@ async function readBody (req: IncomingMessage): Promise<unknown> {
   return size === 0 ? {} : json(Buffer.concat(chunks), 'body')
 }
 
-/** The admin HTTP API the CLI uses: GET /api/status, POST /api/rounds {count}, GET /api/rounds; bearer token required. */
+/**
+ * The admin HTTP API the CLI uses: GET /api/status, POST /api/rounds {count}, GET /api/rounds, DELETE /api/rounds
+ * [?now=1]; bearer token required.
+ */
 export class AdminApi {
   private http?: Server
   private readonly server: ParameterServer
@@ -67,10 +74,12 @@ export class AdminApi {
       state: s.state,
       round: s.round,
       queued: s.queued,
+      target: s.target,
       current: s.current,
       clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded })),
       results: s.results,
       runDir: s.runDir,
+      ...(s.lastStop != null ? { lastStop: s.lastStop } : {}),
       peerId: s.peerId,
       addrs: s.multiaddrs
     }
@@ -88,6 +97,12 @@ export class AdminApi {
     }
     if (url.pathname === '/api/status' && req.method === 'GET') return send(200, this.status())
     if (url.pathname === '/api/rounds' && req.method === 'GET') return send(200, this.server.results)
+    if (url.pathname === '/api/rounds' && req.method === 'DELETE') {
+      // DELETE /api/rounds drops the queued rounds; ?now=1 also aborts the one in progress.
+      const now = url.searchParams.get('now')
+      if (now != null && !['0', '1', 'true', 'false'].includes(now)) throw new InvalidInputError('MESSAGE_INVALID', 'now', `expected 1 or 0, got ${JSON.stringify(now.slice(0, 20))}`)
+      return send(200, this.server.stopRounds(now === '1' || now === 'true'))
+    }
     if (url.pathname === '/api/rounds' && req.method === 'POST') {
       const { count } = parseRoundsRequest(await readBody(req))
       const first = this.server.requestRounds(count)

@@ -43,6 +43,8 @@ import { partitionSizes } from './partition-sizes.js'
 
 export type { ServerState } from './round-runner.js'
 
+export interface RoundsStopped { at: number, now: boolean, dropped: number, aborted?: number }
+
 /**
  * The server peer: holds the global model, admits clients, runs rounds (announce over gossipsub, distribute by
  * swarm or direct streams, take the first K updates before the deadline), aggregates, evaluates, checkpoints and logs.
@@ -65,6 +67,8 @@ export class ParameterServer {
   private partitionSizes: number[]
   private runner?: RoundRunner
   private readonly queue: RoundQueue
+  /** the last `bt-ps stop`, for `bt-ps status` */
+  lastStop?: RoundsStopped
   private controller = lifetimeController()
   /** The same upload cap for both transfer modes, so they compare fairly. */
   private readonly uploadLimiter?: RateLimiter
@@ -90,6 +94,8 @@ export class ParameterServer {
   get results (): RoundResult[] { return this.record.results }
   /** Rounds asked for and not yet started. */
   get queued (): number { return this.queue.queued }
+  /** The last round the queue will run (lowered by `bt-ps stop`). */
+  get target (): number { return this.queue.target }
   get peerId (): string { return this.need(this.node).peerId.toString() }
   get multiaddrs (): string[] { return this.need(this.node).getMultiaddrs().map(String) }
   get clients (): ReturnType<ClientRegistry['list']> { return this.registry.list() }
@@ -216,6 +222,24 @@ export class ParameterServer {
   requestRounds (count: number): number {
     if (this.state === 'stopped' || this.state === 'stopping') throw new BtpsError('NOT_STARTED', 'server is not running')
     return this.queue.request(count)
+  }
+
+  /**
+   * `bt-ps stop`: drops the queued rounds; with `now`, also aborts the round in progress (clients are told, nothing
+   * of it is aggregated, the checkpoint keeps the last finished round). Returns what was stopped.
+   */
+  stopRounds (now: boolean): RoundsStopped {
+    if (this.state === 'stopped' || this.state === 'stopping') throw new BtpsError('NOT_STARTED', 'server is not running')
+    const running = this.state === 'round' || this.state === 'waiting-for-clients' ? this.record.round + 1 : undefined
+    // Once its updates are in, a round finishes (aggregation, checkpoint) whatever is asked.
+    const aborting = now && running != null && (this.state === 'waiting-for-clients' || this.current != null)
+    // An aborted round keeps its number once announced (clients saw it); one still waiting for clients does not.
+    const last = running == null ? this.record.round : aborting && this.state === 'waiting-for-clients' ? this.record.round : running
+    const dropped = this.queue.drop(last)
+    if (aborting) this.need(this.runner).abort('stopped by the operator (bt-ps stop --now)')
+    this.lastStop = { at: Date.now(), now, dropped, ...(aborting ? { aborted: running } : {}) }
+    this.log.info('rounds stopped', { dropped, aborted: aborting ? running : undefined })
+    return this.lastStop
   }
 
   async stop (): Promise<void> {

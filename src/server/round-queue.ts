@@ -38,6 +38,18 @@ export class RoundQueue {
     return first
   }
 
+  /**
+   * Drops the rounds not started yet: the target becomes `last`, the last round that will have run (the one in
+   * progress, or the last finished when that one is being aborted). Returns how many rounds were dropped.
+   */
+  drop (last: number): number {
+    const dropped = this.queued
+    this.queued = 0
+    this.target = Math.min(this.target, last)
+    this.p.saveTarget(this.target)
+    return dropped
+  }
+
   /** Runs the rounds a previous run was asked for and did not finish (`round` is the last one finished). */
   resume (round: number): void {
     if (this.target <= round) return

@@ -6,8 +6,8 @@ export interface RoundResult {
   upload?: 'direct' | 'swarm'
   selected: string[]
   accepted: string[]
-  /** `distributed`: a distribution-only round (task: distribute). */
-  status: 'aggregated' | 'distributed' | 'failed'
+  /** `distributed`: a distribution-only round (task: distribute); `aborted`: stopped by the operator, model unchanged. */
+  status: 'aggregated' | 'distributed' | 'failed' | 'aborted'
   reason?: string
   modelBytes: number
   /** Announcement until the last accepted client held the verified model. */

@@ -72,6 +72,8 @@ export class RoundRunner {
   modelBlob?: Uint8Array
   announcement?: RoundAnnouncement
   private psEgressBytes = 0
+  /** aborts the round in progress (`bt-ps stop --now`); a new one per round */
+  private stopRound = new AbortController()
   private readonly p: RoundRunnerParts
 
   constructor (parts: RoundRunnerParts) {
@@ -80,6 +82,13 @@ export class RoundRunner {
 
   /** Counts model bytes handed to a direct (`ps`) stream. */
   countEgress (bytes: number): void { this.psEgressBytes += bytes }
+
+  /**
+   * Ends the round in progress now, without aggregating: clients are told it ended (with `reason`), the global
+   * model and the checkpoint stay as the last finished round left them, and the round is recorded as aborted. A
+   * round still waiting for clients ends without a number being used.
+   */
+  abort (reason: string): void { this.stopRound.abort(new BtpsError('ROUND_ABORTED', reason)) }
 
   /** Round messages go straight to each client too, so a client with an open connection can be reached. */
   private reachable (): (peerId: string) => boolean {
@@ -106,7 +115,7 @@ export class RoundRunner {
         this.p.log.info('waiting for clients', { have: eligible.length, need, enough: k })
         lastLog = Date.now()
       }
-      await sleep(200, this.p.signal)
+      await sleep(200, AbortSignal.any([this.p.signal, this.stopRound.signal]))
     }
   }
 
@@ -116,7 +125,15 @@ export class RoundRunner {
     const signal = this.p.signal
     const round = record.round + 1
     const need = selectionSize(job)
-    const eligible = await this.waitForClients(need, job.task === 'distribute' ? need : job.clientsPerRound)
+    const stop = this.stopRound = new AbortController()
+    let eligible: Awaited<ReturnType<RoundRunner['waitForClients']>>
+    try {
+      eligible = await this.waitForClients(need, job.task === 'distribute' ? need : job.clientsPerRound)
+    } catch (err) {
+      if (!stop.signal.aborted || signal.aborted) throw err
+      log.info('round stopped before it started', { round, reason: errorMessage(stop.signal.reason) })
+      return
+    }
     this.p.setState('round')
     const selected = shuffleInPlace(eligible.map(c => c.clientId).sort(), createRng(job.seed * 7919 + round)).slice(0, need)
     const startedAt = Date.now()
@@ -155,19 +172,21 @@ export class RoundRunner {
       await Promise.race([
         intake.filled,
         new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) }),
-        new Promise<void>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new BtpsError('ABORTED', 'server stopping')) }, { once: true }) })
+        new Promise<void>((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new BtpsError('ABORTED', 'server stopping')) }, { once: true }) }),
+        new Promise<void>(resolve => { stop.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
       ])
     } finally {
       clearInterval(reannounce)
       clearTimeout(timer)
       intake.close()
     }
+    const aborted = stop.signal.aborted
     // Owners stream the mean as soon as they are asked: ask before the round-end notices and the seed's removal.
-    const gathering = upload != null && intake.accepted.length > 0 ? this.gather(intake, upload) : undefined
+    const gathering = upload != null && intake.accepted.length > 0 && !aborted ? this.gather(intake, upload) : undefined
     gathering?.catch(() => {})
     const what = this.aggregates() ? 'updates' : 'clients holding the model'
-    const reason = intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
-    const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: intake.accepted, reason }
+    const reason = aborted ? errorMessage(stop.signal.reason) : intake.accepted.length >= k ? `${k} ${what}` : `deadline passed with ${intake.accepted.length} of ${k} ${what}`
+    const end: RoundEnd = { type: 'round-end', jobId: job.id, round, accepted: aborted ? [] : intake.accepted, reason }
     await publish(end)
     this.notify(selected, end)
     // In `bt` mode a client that got nothing from the swarm falls back to the direct stream: both count.
@@ -175,11 +194,11 @@ export class RoundRunner {
     await swarm.remove(seed?.infoHash)
     registrar?.forget(seed?.infoHash)
     this.modelBlob = undefined
-    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering })
+    const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering, aborted })
     record.results.push(result)
     record.round = round
     this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
-    this.p.writer.scalars(roundScalars(result), round)
+    if (!aborted) this.p.writer.scalars(roundScalars(result), round)
     log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
   }
 
@@ -239,7 +258,7 @@ export class RoundRunner {
     return { elements: elementCount(this.p.global.layout), peers }
   }
 
-  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan, gathering?: Promise<GatherResult> }): Promise<RoundResult> {
+  private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan, gathering?: Promise<GatherResult>, aborted: boolean }): Promise<RoundResult> {
     const { job } = this.p.config
     const global = this.p.global
     let aggregationS = intake.aggregationS
@@ -247,7 +266,11 @@ export class RoundRunner {
     let accepted = [...intake.accepted]
     let ingress = intake.ingressBytes
     let dropped: string[] | undefined
-    if (!this.aggregates()) {
+    if (r.aborted) {
+      // Nothing of this round reaches the model: what came in is dropped with the intake.
+      status = 'aborted'
+      accepted = []
+    } else if (!this.aggregates()) {
       status = intake.accepted.length > 0 ? 'distributed' : 'failed'
     } else if (intake.accepted.length > 0) {
       const t0 = performance.now()
@@ -274,7 +297,7 @@ export class RoundRunner {
     const aggregatedAt = Date.now()
     const reports = accepted.flatMap(id => intake.reports.get(id) ?? [])
     const round = intake.round
-    const evaluation = job.task === 'train' && round % job.testInterval === 0 ? await evaluate(need(global.tf), job.model, need(global.model), need(global.test)) : undefined
+    const evaluation = job.task === 'train' && round % job.testInterval === 0 && !r.aborted ? await evaluate(need(global.tf), job.model, need(global.model), need(global.test)) : undefined
     const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
     const fromServer = reports.reduce((a, x) => a + x.bytesFromServer, 0)
     return {

@@ -235,7 +235,10 @@ export class SwarmTorrent {
     const { bitfield, haves } = ps.early
     ps.early = {}
     if (bitfield != null) this.applyBitfield(ps, bitfield)
-    for (let i = 0; haves != null && i < haves.byteLength * 8; i++) if ((haves[i >> 3] & (0x80 >> (i & 7))) !== 0) this.onHave(ps, i)
+    for (let byte = 0; haves != null && byte < haves.byteLength; byte++) {
+      if (haves[byte] === 0) continue
+      for (let bit = 0; bit < 8; bit++) if ((haves[byte] & (0x80 >> bit)) !== 0) this.onHave(ps, byte * 8 + bit)
+    }
     if (this.offers != null) {
       this.offers.addPeer(ps)
       this.showOffers(ps)
@@ -273,8 +276,15 @@ export class SwarmTorrent {
     const meta = this.meta
     if (meta == null || ps.has == null) {
       if (index >= MAX_PIECES) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index}: no torrent has that many`)
-      const bits = ps.early.haves ??= new Uint8Array(Math.ceil(MAX_PIECES / 8))
+      // Bits, grown to the highest piece seen: a few bytes for a real torrent, at most MAX_PIECES / 8 for a flood.
+      let bits = ps.early.haves ?? new Uint8Array(16)
+      if (index >> 3 >= bits.byteLength) {
+        const grown = new Uint8Array(Math.min(Math.ceil(MAX_PIECES / 8), Math.max(bits.byteLength * 2, (index >> 3) + 1)))
+        grown.set(bits)
+        bits = grown
+      }
       bits[index >> 3] |= 0x80 >> (index & 7)
+      ps.early.haves = bits
       return
     }
     if (index >= meta.pieceCount) throw new BtpsError('WIRE_PROTOCOL', `HAVE for piece ${index} of ${meta.pieceCount}`)
