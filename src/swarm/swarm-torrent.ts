@@ -38,6 +38,8 @@ interface PeerState {
   peerId: string
   /** the remote's IP: bans and duplicates go by it, never by the peer id alone, which anyone can claim */
   ip: string
+  /** the "ip:port" we dialled, for a connection we opened */
+  dialedAs?: string
   has?: Uint8Array
   /** HAVE/bitfield that came before the metadata */
   early: { bitfield?: Buffer, haves?: Uint8Array }
@@ -177,7 +179,7 @@ export class SwarmTorrent {
         this.dialing.delete(addr)
         this.addrPeer.set(addr, handshake.peerId)
         if (handshake.infoHash !== this.infoHash) throw new BtpsError('WIRE_PROTOCOL', 'peer answered for another torrent')
-        this.addWire(socket, handshake, rest, true)
+        this.addWire(socket, handshake, rest, addr)
       }).catch((err: unknown) => {
         this.dialing.delete(addr)
         this.log.debug('dial failed', { addr, reason: errorMessage(err) })
@@ -191,7 +193,7 @@ export class SwarmTorrent {
   accept (socket: Socket, handshake: Handshake, rest: Buffer): void {
     if (this.controller.signal.aborted || this.banned.has(banKey(plainIp(socket.remoteAddress), handshake.peerId)) || !this.makeRoom()) { socket.destroy(); return }
     socket.write(encodeHandshake(this.infoHash, this.init.peerId))
-    this.addWire(socket, handshake, rest, false)
+    this.addWire(socket, handshake, rest)
   }
 
   /** Whether one more peer fits; when full, the longest-idle connection makes way for it. */
@@ -203,7 +205,9 @@ export class SwarmTorrent {
     return true
   }
 
-  private addWire (socket: Socket, remote: Handshake, rest: Buffer, outgoing: boolean): void {
+  /** `dialedAs`: the address we dialled (an outgoing connection); none for one we accepted. */
+  private addWire (socket: Socket, remote: Handshake, rest: Buffer, dialedAs?: string): void {
+    const outgoing = dialedAs != null
     const ip = plainIp(socket.remoteAddress)
     if (this.controller.signal.aborted || remote.peerId === this.init.peerId || this.banned.has(banKey(ip, remote.peerId))) { socket.destroy(); return }
     // Two peers that dialled each other keep the connection opened by the smaller peer id, on both sides. Only a
@@ -218,7 +222,7 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps)
@@ -523,7 +527,7 @@ export class SwarmTorrent {
       if (this.ticks % 30 === 0) ps.wire.keepAlive()
       if (now >= ps.snubbedUntil) this.fill(ps)
       if (!ps.interested && now - ps.lastUseful > IDLE_MS && !this.wants(ps)) {
-        if (this.complete && ps.wire.outgoing) this.quiet.add(`${ps.ip.includes(':') ? `[${ps.ip}]` : ps.ip}:${ps.wire.socket.remotePort ?? 0}`)
+        if (this.complete && ps.dialedAs != null) this.quiet.add(ps.dialedAs)
         ps.wire.close('idle: neither side wants anything')
       }
     }
