@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineCpu, coreCount } from '../src/bench/cpu.js'
+import { rssMb } from '../src/bench/rss.js'
 import { lineChart } from '../src/bench/svg-chart.js'
 import { AdminClient, readTokenFile } from '../src/cli/admin-client.js'
 import { startRole, stopRole } from '../src/cli/child-process.js'
@@ -45,13 +46,6 @@ const modelMb = num('model-mb', 0.01, 64)
 const k = Math.min(num('k', 1, 2000), clients)
 const gapS = num('gap-s', 0, 3600)
 
-const rssMb = (pid: number | undefined): number => {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1] ?? 0) / 1024
-  } catch {
-    return 0
-  }
-}
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 const dir = mkdtempSync(join(tmpdir(), 'btps-soak-'))

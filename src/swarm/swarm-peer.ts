@@ -19,11 +19,11 @@ export interface SwarmPeerInit {
   port?: number
   /** bytes/s, all torrents together */
   uploadLimit?: number
-  /** connections one address may hold to the listener (default 8); loopback is left alone unless `capLoopback` */
-  maxConnectionsPerAddress?: number
+  /** cap loopback addresses too (a local job runs every peer on 127.0.0.1, so they are left alone by default) */
   capLoopback?: boolean
 }
 
+/** Connections one address may hold to the listener. */
 const MAX_CONNECTIONS_PER_ADDRESS = 8
 
 /**
@@ -74,9 +74,8 @@ export class SwarmPeer {
   /** Counts an incoming connection against its address's cap; one over the cap is closed at once. */
   private admit (socket: Socket): boolean {
     const ip = plainIp(socket.remoteAddress)
-    const cap = this.init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS
     const open = this.perAddress.get(ip) ?? 0
-    if (cap > 0 && open >= cap && (this.init.capLoopback === true || !isLoopback(ip))) {
+    if (open >= MAX_CONNECTIONS_PER_ADDRESS && (this.init.capLoopback === true || !isLoopback(ip))) {
       this.init.log.debug('connection refused: too many from one address', { peer: ip, open })
       socket.destroy()
       return false

@@ -168,8 +168,7 @@ export class SwarmTorrent {
     // gave when we dialled that address before).
     const ip = plainIp(host)
     const known = this.addrPeer.get(addr)
-    if (!isLoopback(ip) && this.banned.has(banKey(ip, ''))) return
-    if (known != null && (this.banned.has(banKey(ip, known)) || [...this.peers.values()].some(p => p.peerId === known && p.ip === ip))) return
+    if (this.banned.has(banKey(ip, known ?? '')) || (known != null && [...this.peers.values()].some(p => p.peerId === known && p.ip === ip))) return
     this.dialing.add(addr)
     const socket = connect({ host, port })
     socket.on('error', () => {})

@@ -19,7 +19,6 @@ export class UnchokeSlots<P> {
   }
 
   get waitingCount (): number { return this.waiting.size }
-  get unchokedCount (): number { return this.unchoked.size }
   isUnchoked (peer: P): boolean { return this.unchoked.has(peer) }
 
   interested (peer: P, now: number): void {

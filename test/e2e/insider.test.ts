@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { rssMb } from '../../src/bench/rss.js'
 import { createControlNode } from '../../src/net/node.js'
 import type { ControlNode } from '../../src/net/node.js'
 import { loadPsk } from '../../src/net/psk.js'
@@ -144,11 +145,7 @@ test('streams opened on the server that never say anything are closed by it afte
   failed = false
 })
 
-/** The server process's resident memory, MiB. */
-function serverRssMb (): number {
-  const status = readFileSync(`/proc/${String(cluster.server.child.pid)}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
-}
+const serverRssMb = (): number => rssMb(cluster.server.child.pid)
 
 test('a member that opens 64 update streams, each with a header frame claiming 4 MiB and sent all but its last byte, pins no memory in the server', async () => {
   failed = true

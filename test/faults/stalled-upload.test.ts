@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { rssMb } from '../../src/bench/rss.js'
 import { stopRole } from '../../src/cli/child-process.js'
 import { startCluster, startFaultPeer, until } from '../e2e/cluster.js'
 
@@ -49,13 +50,12 @@ test('direct upload, 10 rounds with a sender at 1 byte/s in each: every round ag
   let failed = true
   try {
     await staller.ready
-    const rssMb = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(cluster.server.child.pid)}/status`, 'utf8'))?.[1] ?? 0) / 1024
     await cluster.admin.startRounds(10)
     const rss: number[] = []
     const times: number[] = []
     for (let round = 1; round <= 10; round++) {
       const r = await until(`round ${round} done`, async () => (await cluster.admin.status()).results.find(x => x.round === round), 60_000)
-      rss.push(rssMb())
+      rss.push(rssMb(cluster.server.child.pid))
       times.push(r.roundS)
       assert.is(r.status, 'aggregated', `round ${round}: ${r.reason}`)
       assert.ok(r.selected.includes('staller'), `round ${round} selected the staller`)
