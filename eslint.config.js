@@ -33,6 +33,8 @@ export default tseslint.config(
   ...srcLayering,
   // eslint's own config and the declarations of third-party modules follow those tools' default-export shape.
   { files: ['eslint.config.js', 'types/**'], rules: { 'no-restricted-syntax': 'off' } },
+  // The dashboard's script runs in the browser.
+  { files: ['src/dashboard/*.js'], languageOptions: { globals: { document: 'readonly', sessionStorage: 'readonly', uPlot: 'readonly' } } },
   // console belongs to the CLI's output layer, tests and scripts.
   { files: ['src/cli/**', 'test/**', 'scripts/**', 'bin/**'], rules: { 'no-console': 'off' } }
 )

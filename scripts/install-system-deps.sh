@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages bt-ps uses beside Node: Mesa's lavapipe Vulkan driver from bookworm-backports (Mesa 25; the
-# bookworm one is too old for Dawn) so the webgpu backend runs without a GPU, and aria2 for the BitTorrent
-# interoperability test. Idempotent; needs root. Skips what is already installed.
+# bookworm one is too old for Dawn) so the webgpu backend runs without a GPU, aria2 for the BitTorrent
+# interoperability test, prometheus for the metrics test and chromium for the dashboard test. Idempotent; needs root.
+# Skips what is already installed.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then echo "install-system-deps: run as root" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v aria2c >/dev/null || need+=(aria2)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 dpkg -s libvulkan1 >/dev/null 2>&1 || need+=(libvulkan1)
 mesa=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need+=(mesa) ;; esac
@@ -32,6 +35,8 @@ for pkg in "${need[@]}"; do
       else
         apt-get install -y -qq mesa-vulkan-drivers >/dev/null
       fi ;;
+    # Only the binary is wanted: no service is started (there may be no init system).
+    prometheus|chromium) apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ;;
     *) apt-get install -y -qq "$pkg" >/dev/null ;;
   esac
 done

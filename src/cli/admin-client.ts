@@ -34,6 +34,44 @@ export class AdminClient {
     return await this.call(`/api/rounds${now ? '?now=1' : ''}`, { method: 'DELETE' }) as RoundsStopped
   }
 
+  /**
+   * Follows GET /api/events (server-sent events) until `signal` aborts or the server closes the stream; calls
+   * `onEvent` with each event's type and parsed data.
+   */
+  async follow (onEvent: (type: string, data: unknown) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
+    let res: Response
+    try {
+      res = await fetch(this.base + '/api/events', { headers: this.token != null ? { authorization: `Bearer ${this.token}` } : {}, signal })
+    } catch (err) {
+      if (signal.aborted) return
+      throw new BtpsError('SERVER_UNREACHABLE', `cannot reach the server's admin API at ${this.base}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`)
+    }
+    if (!res.ok || res.body == null) {
+      const body = await res.json().catch(() => ({})) as { error?: string }
+      throw new BtpsError('SERVER_ERROR', `${this.base}/api/events: HTTP ${res.status}: ${body.error ?? 'no reason given'}`)
+    }
+    onOpen?.()
+    const decoder = new TextDecoder()
+    let buffered = ''
+    try {
+      const reader = res.body.getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffered += decoder.decode(value, { stream: true })
+        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+          const block = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          const type = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
+          const data = block.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n')
+          if (data !== '') onEvent(type, JSON.parse(data))
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw new BtpsError('SERVER_UNREACHABLE', `lost the server's event stream at ${this.base}: ${errorMessage(err)}`)
+    }
+  }
+
   async startRounds (count: number): Promise<{ first: number, last: number }> {
     return await this.call('/api/rounds', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count }) }) as { first: number, last: number }
   }

@@ -1,27 +1,43 @@
+import { parseArgs as parseArgv } from 'node:util'
 import { InvalidInputError } from '../errors.js'
 import type { RawConfig } from '../config/parse.js'
 
 export interface ParsedArgs { positional: string[], flags: Map<string, string | true> }
 
-/** `--name value`, `--name=value`, bare boolean flags; `--section.key value` sets any config field. */
-export function parseArgs (argv: readonly string[], booleans: readonly string[] = []): ParsedArgs {
-  const positional: string[] = []
-  const flags = new Map<string, string | true>()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    if (!arg.startsWith('--') || arg === '--') { positional.push(arg); continue }
-    const eq = arg.indexOf('=')
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2)
-    if (eq > 0) flags.set(name, arg.slice(eq + 1))
-    else if (booleans.includes(name)) flags.set(name, true)
-    else {
-      const value = argv[i + 1]
-      if (value === undefined || (value.startsWith('--') && value.length > 2)) throw new InvalidInputError('USAGE', `--${name}`, 'needs a value')
-      flags.set(name, value)
-      i++
-    }
+/** The commands' own flags that take a value (config fields come from the tables below or as --section.key). */
+const OWN_VALUE_FLAGS = ['config', 'log-dir', 'start-rounds', 'server', 'token', 'token-file', 'rounds', 'format', 'runs', 'out', 'name', 'shell']
+
+/**
+ * `--name value`, `--name=value`, `-o FILE`, boolean flags, `--` ends the flags; `--section.key value` sets any config
+ * field. Built on util.parseArgs (strict): a flag no command knows, a missing value or a value given to a boolean
+ * flag is a usage error naming the flag.
+ */
+export function parseArgs (argv: readonly string[], command: string, booleans: readonly string[] = []): ParsedArgs {
+  type Option = { type: 'string' | 'boolean', short?: string }
+  const options: Record<string, Option> = {}
+  for (const name of [...OWN_VALUE_FLAGS, ...Object.keys(JOB_FLAGS), ...Object.values(ROLE_FLAGS).flatMap(t => Object.keys(t))]) options[name] = { type: 'string' }
+  // Any --section.key is taken here; the config's own check names an unknown field.
+  for (const arg of argv) {
+    if (arg === '--') break
+    const dotted = /^--([A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)(=|$)/.exec(arg)
+    if (dotted != null) options[dotted[1]] = { type: 'string' }
   }
-  return { positional, flags }
+  for (const name of booleans) options[name] = { type: 'boolean' }
+  options.out = { type: 'string', short: 'o' }
+  try {
+    const { values, positionals } = parseArgv({ args: [...argv], options, allowPositionals: true, strict: true })
+    return { positional: positionals, flags: new Map(Object.entries(values).map(([k, v]) => [k, v === true ? true : String(v)])) }
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    const message = err instanceof Error ? err.message : String(err)
+    const name = /'(--?[^' ]+)/.exec(message)?.[1] ?? 'flags'
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new InvalidInputError('USAGE', name, `unknown flag for bt-ps ${command} (see bt-ps ${command} --help)`)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      if (/does not take an argument/.test(message)) throw new InvalidInputError('USAGE', name, 'takes no value')
+      throw new InvalidInputError('USAGE', name, `needs a value (one that starts with - is written ${name}=VALUE)`)
+    }
+    throw err
+  }
 }
 
 /** Flag name → config field, per command; `--section.key` works everywhere. */
@@ -46,6 +62,13 @@ export const JOB_FLAGS: Record<string, string> = {
   alpha: 'job.alpha',
   seed: 'job.seed',
   'log-level': 'log.level'
+}
+
+/** Short flags of the role commands. */
+export const ROLE_FLAGS: Record<string, Record<string, string>> = {
+  tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
+  server: { ...JOB_FLAGS, tracker: 'tracker.url', host: 'server.host', 'p2p-port': 'server.p2p_port', 'admin-host': 'server.admin_host', 'admin-port': 'server.admin_port', 'runs-dir': 'server.runs_dir', 'checkpoint-dir': 'server.checkpoint_dir', backend: 'server.backend' },
+  client: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', id: 'client.id', host: 'client.host', backend: 'client.backend' }
 }
 
 /** Splits flags into config settings (known to `table`) and the rest; unknown flags are an error. */

@@ -9,11 +9,15 @@ Usage: bt-ps <command> [flags]     bt-ps --version     bt-ps <command> -h
   round     trigger rounds on a running server: --server URL [--rounds N] [--wait] [--json]
   stop      drop the queued rounds (--now: abort the one in progress too): --server URL [--now]
   status    logged-in clients, current round, last results: --server URL [--json]
-  logs      logs export --format csv [--runs DIR] [--out FILE]
+  logs      export (CSV/JSON), follow a server's round events, plot accuracy and loss to SVG
   stack     the job as a docker swarm stack: secrets|generate|deploy|rm|ps --config FILE
+  config    config schema: a JSON Schema of job files, for editors
+  completion  completion bash|zsh: a shell completion script
 
-Every role takes --config FILE (YAML); BTPS_<SECTION>_<KEY> env vars override the file and
-flags override both; any field can be set as --section.key VALUE (e.g. --job.local_epochs 2).
+Every role takes --config FILE (YAML; without it BTPS_CONFIG, then ./bt-ps.yml); BTPS_<SECTION>_<KEY>
+env vars override the file and flags override both; any field can be set as --section.key VALUE
+(e.g. --job.local_epochs 2). Metrics: GET /metrics on the server's admin port, the tracker's HTTP port
+and a client's --client.metrics_port; the dashboard: the admin URL in a browser.
 Run bt-ps <command> --help for its flags.
 `
 
@@ -34,11 +38,20 @@ const COMMANDS: Record<string, string> = {
 bt-ps stack generate --config FILE [-o FILE]   write the docker stack (compose v3.8) for the job (needs the keys)
 bt-ps stack deploy --config FILE [--name STACK]     make the keys if missing, generate and run docker stack deploy
 bt-ps stack rm [--config FILE | --name STACK]       docker stack rm
-bt-ps stack ps [--config FILE | --name STACK]       the stack's services and tasks
+bt-ps stack ps [--config FILE | --name STACK] [--json]  the stack's services and tasks
   FILE is a job config with a cluster: section (see configs/cluster.yml); --section.key VALUE overrides it.
   The docker CLI talks to the engine DOCKER_HOST names; DOCKER names another docker binary.
 `,
-  logs: 'bt-ps logs export --format csv [--runs DIR] [--out FILE]\n  Writes every TensorBoard scalar under DIR (default runs) as CSV: run,step,wall_time,<tags>.\n'
+  logs: `bt-ps logs export [--format csv|json | --json] [--runs DIR] [--out FILE]
+  Every TensorBoard scalar under DIR (default runs): CSV run,step,wall_time,<tags>, or JSON rows.
+bt-ps logs follow --server URL [--rounds N] [--json] [--token T | --token-file FILE]
+  The server's round events as they happen (announced, finished, stopped) and clients' state changes;
+  until Ctrl-C or after N rounds finish. --json: one object per line.
+bt-ps logs plot [--runs DIR] -o FILE.svg
+  Test accuracy and loss of every run under DIR, against round and against time, as one SVG.
+`,
+  config: 'bt-ps config schema\n  Prints a JSON Schema (2020-12) of job files; e.g. `bt-ps config schema > bt-ps.schema.json` and\n  `# yaml-language-server: $schema=bt-ps.schema.json` at the top of a job file.\n',
+  completion: 'bt-ps completion bash|zsh\n  Prints a completion script: eval "$(bt-ps completion bash)" in ~/.bashrc (zsh: after compinit).\n'
 }
 
 export function commandHelp (command: string): string {

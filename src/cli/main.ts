@@ -2,7 +2,7 @@ import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { defaultConfigFile, loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { JOB_FLAGS, configFlags, parseArgs } from './args.js'
+import { JOB_FLAGS, ROLE_FLAGS, configFlags, parseArgs } from './args.js'
 import type { ParsedArgs } from './args.js'
 import { HELP, commandHelp } from './help.js'
 import { roundCommand, statusCommand, stopCommand } from './round.js'
@@ -11,12 +11,8 @@ import { logsCommand } from './logs.js'
 import { stackCommand } from './stack.js'
 import { useHealthFile } from './lifecycle.js'
 import { VERSION } from './version.js'
-
-const ROLE_FLAGS: Record<string, Record<string, string>> = {
-  tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
-  server: { ...JOB_FLAGS, tracker: 'tracker.url', host: 'server.host', 'p2p-port': 'server.p2p_port', 'admin-host': 'server.admin_host', 'admin-port': 'server.admin_port', 'runs-dir': 'server.runs_dir', 'checkpoint-dir': 'server.checkpoint_dir', backend: 'server.backend' },
-  client: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', id: 'client.id', host: 'client.host', backend: 'client.backend' }
-}
+import { completionScript } from './completion.js'
+import { jobFileSchema } from '../config/json-schema.js'
 
 async function roleConfig (args: ParsedArgs, command: string, own: string[] = []): Promise<{ config: Config, rest: Map<string, string | true> }> {
   const { config: flags, rest } = configFlags(args, ROLE_FLAGS[command] ?? JOB_FLAGS, ['config', ...own], command)
@@ -56,7 +52,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command === '--version' || command === '-V' || command === 'version') { process.stdout.write(`bt-ps ${VERSION}\n`); return 0 }
     // -h and --help anywhere after the command (also after a subcommand: `bt-ps stack generate -h`).
     if (rest.includes('-h') || rest.includes('--help')) { process.stdout.write(commandHelp(command)); return 0 }
-    const args = parseArgs(rest, ['wait', 'json', 'no-wait', 'now'])
+    const args = parseArgs(rest, command, ['wait', 'json', 'no-wait', 'now'])
     switch (command) {
       case 'tracker':
       case 'server':
@@ -76,8 +72,16 @@ export async function main (argv: string[]): Promise<number> {
         return await logsCommand(args)
       case 'stack':
         return await stackCommand(args)
+      case 'completion':
+        if (args.flags.size > 0 || args.positional.length > 1) throw new InvalidInputError('USAGE', 'completion', 'takes only the shell: bt-ps completion bash|zsh')
+        process.stdout.write(completionScript(args.positional[0]))
+        return 0
+      case 'config':
+        if (args.positional[0] !== 'schema' || args.flags.size > 0 || args.positional.length > 1) throw new InvalidInputError('USAGE', 'config', `expected "config schema", got ${JSON.stringify(args.positional.join(' '))}`)
+        process.stdout.write(JSON.stringify(jobFileSchema(), null, 2) + '\n')
+        return 0
       default:
-        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, stop, status, logs, stack)`)
+        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, stop, status, logs, stack, config, completion)`)
     }
   } catch (err) {
     if (err instanceof InvalidInputError) {

@@ -2,12 +2,16 @@ import { sleep } from '../abort.js'
 import { errorMessage, isCode } from '../errors.js'
 import type { AdminClient } from './admin-client.js'
 import type { RoundResult } from '../server/round-result.js'
+import type { PhaseBars } from './phase-bars.js'
 
 /** How long --wait rides out an unreachable server: a restarted one resumes the queued rounds by itself. */
 const UNREACHABLE_GRACE_MS = 180_000
 
-/** Follows rounds first..last on the server, printing a line whenever something changes; returns their results. */
-export async function followRounds (admin: AdminClient, first: number, last: number, print: (line: string) => void, signal?: AbortSignal): Promise<RoundResult[]> {
+/**
+ * Follows rounds first..last on the server, printing a line whenever something changes (with `bars`, the open
+ * round's progress is drawn as bars instead); returns their results.
+ */
+export async function followRounds (admin: AdminClient, first: number, last: number, print: (line: string) => void, signal?: AbortSignal, bars?: PhaseBars): Promise<RoundResult[]> {
   let previous = ''
   let unreachableSince = 0
   for (;;) {
@@ -36,7 +40,8 @@ export async function followRounds (admin: AdminClient, first: number, last: num
       const r = done.at(-1)
       line = r != null ? `round ${r.round}/${last} done: acc ${r.testAcc1?.toFixed(4) ?? '-'} loss ${r.testLoss?.toFixed(4) ?? '-'} in ${r.roundS.toFixed(1)} s` : `server ${s.state}`
     }
-    if (line !== previous) { print(line); previous = line }
+    if (bars != null && s.current != null) bars.update(s, last)
+    else if (line !== previous) { bars?.clear(); print(line); previous = line }
     // `bt-ps stop` lowers the target: rounds past it will not run, so they are not waited for.
     const end = Math.min(last, s.target)
     if (done.filter(r => r.round <= end).length >= end - first + 1 && (end === last || s.current == null)) {

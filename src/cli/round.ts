@@ -2,10 +2,11 @@ import { InvalidInputError } from '../errors.js'
 import type { ParsedArgs } from './args.js'
 import { AdminClient, readTokenFile } from './admin-client.js'
 import { followRounds } from './progress.js'
+import { PhaseBars } from './phase-bars.js'
 import { resultsTable } from './results-table.js'
 import { renderTable } from './table.js'
 
-function only (args: ParsedArgs, allowed: string[], command: string): void {
+export function only (args: ParsedArgs, allowed: string[], command: string): void {
   for (const name of args.flags.keys()) if (!allowed.includes(name)) throw new InvalidInputError('USAGE', `--${name}`, `unknown flag for bt-ps ${command}`)
   if (args.positional.length > 0) throw new InvalidInputError('USAGE', 'arguments', `bt-ps ${command} takes no arguments, got ${args.positional.join(' ')}`)
 }
@@ -17,7 +18,7 @@ function serverUrl (args: ParsedArgs): string {
 }
 
 /** --token, --token-file, BTPS_ADMIN_TOKEN or BTPS_ADMIN_TOKEN_FILE, in that order. */
-function adminClient (args: ParsedArgs): AdminClient {
+export function adminClient (args: ParsedArgs): AdminClient {
   const token = args.flags.get('token')
   const file = args.flags.get('token-file')
   if (token === true || file === true) throw new InvalidInputError('USAGE', token === true ? '--token' : '--token-file', 'needs a value')
@@ -51,7 +52,8 @@ export async function roundCommand (args: ParsedArgs): Promise<number> {
   const say = (line: string): void => { if (json) process.stderr.write(line + '\n'); else console.log(line) }
   say(`queued rounds ${first}..${last} on ${admin.base}`)
   if (args.flags.get('wait') !== true) { if (json) console.log(JSON.stringify({ first, last })); return 0 }
-  const results = await followRounds(admin, first, last, say)
+  const out = json ? process.stderr : process.stdout
+  const results = await followRounds(admin, first, last, say, undefined, PhaseBars.wanted(out) ? new PhaseBars(out) : undefined)
   if (json) console.log(JSON.stringify(results, null, 2))
   else console.log('\n' + resultsTable(results))
   return results.every(r => r.status !== 'failed') ? 0 : 1

@@ -18,7 +18,7 @@ import type { ParsedArgs } from './args.js'
 const SUBCOMMANDS = ['generate', 'deploy', 'secrets', 'rm', 'ps'] as const
 
 async function jobAndCluster (args: ParsedArgs, file: string): Promise<{ config: Config, cluster: ClusterConfig }> {
-  const { config: flags } = configFlags(args, {}, ['config', 'out', 'name'], 'stack')
+  const { config: flags } = configFlags(args, {}, ['config', 'out', 'name', 'json'], 'stack')
   const raw = await readConfigFile(file)
   const config = await loadConfig({ file, env: process.env, flags })
   // --cluster.key VALUE overrides the file; values are YAML scalars, so ports stay numbers.
@@ -41,27 +41,35 @@ async function makeSecrets (pskFile: string, serverKeyFile: string): Promise<{ s
 
 /** Runs the docker CLI with our stdio; resolves to its exit code. DOCKER names another binary. */
 export async function docker (args: string[]): Promise<number> {
+  return (await runDocker(args, false)).code
+}
+
+async function runDocker (args: string[], capture: boolean): Promise<{ code: number, out: string }> {
   const bin = process.env.DOCKER ?? 'docker'
   return await new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: 'inherit' })
+    const child = spawn(bin, args, { stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit' })
+    let out = ''
+    child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
     child.once('error', err => { reject(new BtpsError('DOCKER_MISSING', `cannot run ${bin}: ${err.message} (is the docker CLI installed and on PATH?)`)) })
-    child.once('exit', (code, signal) => { resolve(code ?? (signal != null ? 128 : 1)) })
+    child.once('close', (code, signal) => { resolve({ code: code ?? (signal != null ? 128 : 1), out }) })
   })
+}
+
+/** `stack ps --json`: the stack's services and tasks as docker reports them (one object each). */
+async function stackPsJson (name: string): Promise<number> {
+  const lines = (out: string): unknown[] => out.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as unknown)
+  const services = await runDocker(['stack', 'services', name, '--format', '{{json .}}'], true)
+  if (services.code !== 0) return services.code
+  const tasks = await runDocker(['stack', 'ps', name, '--no-trunc', '--format', '{{json .}}'], true)
+  if (tasks.code !== 0) return tasks.code
+  console.log(JSON.stringify({ stack: name, services: lines(services.out), tasks: lines(tasks.out) }, null, 2))
+  return 0
 }
 
 function flag (args: ParsedArgs, name: string): string | undefined {
   const v = args.flags.get(name)
   if (v === true) throw new InvalidInputError('USAGE', `--${name}`, 'needs a value')
   return v
-}
-
-/** `-o FILE` arrives as two positionals; `--out FILE` is the long form. */
-function outFile (args: ParsedArgs): string | undefined {
-  const i = args.positional.indexOf('-o')
-  if (i < 0) return flag(args, 'out')
-  const value = args.positional[i + 1]
-  if (value == null) throw new InvalidInputError('USAGE', '-o', 'needs a file name')
-  return value
 }
 
 /** `bt-ps stack generate|deploy|rm|ps`: the job as a docker swarm stack. */
@@ -72,6 +80,7 @@ export async function stackCommand (args: ParsedArgs): Promise<number> {
   if (sub === 'rm' || sub === 'ps') {
     const name = flag(args, 'name') ?? (file != null ? (await jobAndCluster(args, file)).cluster.stack : 'btps')
     if (sub === 'rm') return await docker(['stack', 'rm', name])
+    if (args.flags.get('json') === true) return await stackPsJson(name)
     const code = await docker(['stack', 'services', name])
     return code !== 0 ? code : await docker(['stack', 'ps', name, '--format', 'table {{.Name}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}'])
   }
@@ -95,7 +104,7 @@ export async function stackCommand (args: ParsedArgs): Promise<number> {
   const hosts = cluster.hosts.length
   const summary = `stack ${cluster.stack}: tracker, server and ${config.job.clients} clients on ${hosts} host${hosts === 1 ? '' : 's'}`
   if (sub === 'generate') {
-    const out = outFile(args)
+    const out = flag(args, 'out')
     if (out == null || out === '-') process.stdout.write(yaml)
     else {
       writeFileSync(out, yaml)

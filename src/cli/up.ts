@@ -10,6 +10,7 @@ import { AdminClient, readTokenFile } from './admin-client.js'
 import { startRole, stopRole } from './child-process.js'
 import type { RoleProcess } from './child-process.js'
 import { followRounds } from './progress.js'
+import { PhaseBars } from './phase-bars.js'
 import { resultsTable } from './results-table.js'
 
 /**
@@ -63,7 +64,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
     const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     while ((await admin.status()).clients.filter(c => c.online).length < config.job.clients) await sleep(200, controller.signal)
     const { first, last } = await admin.startRounds(config.job.rounds)
-    const results = await followRounds(admin, first, last, say, controller.signal)
+    const results = await followRounds(admin, first, last, say, controller.signal, PhaseBars.wanted(process.stdout) ? new PhaseBars(process.stdout) : undefined)
     say('\n' + resultsTable(results))
     say(`\ndone in ${((performance.now() - t0) / 1000).toFixed(1)} s; event files in ${resolve(String(s.runDir))}`)
     return results.every(r => r.status !== 'failed') ? 0 : 1

@@ -21,6 +21,10 @@ import { partition } from '../training/partition.js'
 import { runRoundTask } from './round-task.js'
 import { ServerSession } from './server-session.js'
 import { UploadPeer } from '../upload/upload-peer.js'
+import type { Registry } from 'prom-client'
+import { unscrapedRegistry } from '../prometheus/registry.js'
+import { SwarmMetrics } from '../swarm/swarm-metrics.js'
+import { ClientRoundMetrics } from './client-metrics.js'
 
 interface Task { round: number, controller: AbortController, done: Promise<void> }
 
@@ -58,9 +62,17 @@ export class ClientPeer {
   private controller = lifetimeController()
   private started = false
 
-  constructor (components: { log: Logger }, config: Config) {
+  /** where its metrics go (`client.metrics_port` serves them) */
+  readonly metrics: Registry
+  private readonly roundMetrics: ClientRoundMetrics
+  private readonly swarmMetrics: SwarmMetrics
+
+  constructor (components: { log: Logger, metrics?: Registry }, config: Config) {
     this.config = config
     this.log = components.log
+    this.metrics = components.metrics ?? unscrapedRegistry()
+    this.roundMetrics = new ClientRoundMetrics(this.metrics)
+    this.swarmMetrics = new SwarmMetrics(this.metrics)
     this.clientId = config.client.id
   }
 
@@ -75,7 +87,7 @@ export class ClientPeer {
         this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
         this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
       }
-      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: client.host })
+      this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: client.host, metrics: this.swarmMetrics })
       await this.swarm.start()
       const privateKey = client.keyFile !== '' ? await loadOrCreatePeerKey(client.keyFile) : undefined
       const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined, privateKey })
@@ -90,7 +102,7 @@ export class ClientPeer {
         log: this.log,
         signal: this.controller.signal,
         backend: () => this.backend?.name ?? 'none',
-        status: () => ({ state: this.state, round: this.task?.round ?? this.lastRound }),
+        status: () => ({ state: this.state, round: this.task?.round ?? this.lastRound, ...this.swarmProgress() }),
         onLogin: (res) => this.onLogin(res),
         onRound: (m) => { this.onRound(m) }
       })
@@ -120,6 +132,18 @@ export class ClientPeer {
     this.data = subset(train, parts[index])
   }
 
+  /** The round's torrent: how much of the model this client holds and has sent to peers (kept once the torrent goes). */
+  private roundSwarm?: { infoHash: string, bytes: number, held: number, uploaded: number }
+
+  private swarmProgress (): { held?: number, uploaded?: number } {
+    const t = this.roundSwarm
+    const swarm = this.swarm
+    if (t == null || swarm == null) return {}
+    t.held = Math.max(t.held, Math.min(1, swarm.downloaded(t.infoHash) / Math.max(1, t.bytes)))
+    t.uploaded = Math.max(t.uploaded, swarm.uploaded(t.infoHash))
+    return { held: Math.round(t.held * 1000) / 1000, uploaded: t.uploaded }
+  }
+
   private setState (state: ClientState): void {
     this.state = state
     this.session?.publishStatus()
@@ -134,6 +158,8 @@ export class ClientPeer {
     if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
     this.lastRound = m.round
     this.task?.controller.abort()
+    const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(m.magnet ?? '')?.[1]?.toLowerCase()
+    this.roundSwarm = infoHash != null ? { infoHash, bytes: m.bytes, held: 0, uploaded: 0 } : undefined
     const uploads = this.uploads!
     // Shards may arrive from faster clients before this one even holds the model.
     if (m.upload != null) uploads.begin({ jobId: m.jobId, round: m.round, ...m.upload })
@@ -155,10 +181,13 @@ export class ClientPeer {
       partitionIndex: () => this.partitionIndex,
       setState: (state) => { this.setState(state) },
       uploads,
-      lifetime: this.controller.signal
+      lifetime: this.controller.signal,
+      metrics: this.roundMetrics
     }, m, controller.signal)
       .catch((err: unknown) => {
-        if (isCode(err, 'ABORTED') || controller.signal.aborted) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
+        const abandoned = isCode(err, 'ABORTED') || controller.signal.aborted
+        this.roundMetrics.round(abandoned ? 'abandoned' : 'failed')
+        if (abandoned) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
         else this.log.error('round failed', { round: m.round, reason: errorMessage(err) })
       })
       .finally(() => { release(); if (this.task === task) { this.task = undefined; this.setState('idle') } })

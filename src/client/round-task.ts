@@ -9,6 +9,7 @@ import { readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import { syntheticUpdate } from '../model/synthetic.js'
+import type { ClientRoundMetrics } from './client-metrics.js'
 import { flatten, modelValues, unflatten } from '../aggregation/shards.js'
 import type { UploadPeer } from '../upload/upload-peer.js'
 import type { ControlNode } from '../net/node.js'
@@ -44,6 +45,7 @@ export interface RoundTaskContext {
   uploads: UploadPeer
   /** the client's whole life: an admitted contribution's shards still go out after the round ends at the server */
   lifetime: AbortSignal
+  metrics: ClientRoundMetrics
 }
 
 interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number }
@@ -109,6 +111,8 @@ async function confirmHeld (ctx: RoundTaskContext, ann: RoundAnnouncement, got: 
   const ack = await sendReceipt(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, report: report(ctx, got, infoHash, { computeS: 0, utility: 0, meanLoss: 0 }) }, signal)
   await stream.close().catch(() => {})
   ctx.setState('idle')
+  ctx.metrics.phase('download', got.downloadS)
+  ctx.metrics.round('held')
   ctx.log.info('holds the model', { round: ann.round, seconds: got.downloadS.toFixed(2), accepted: ack.accepted, reason: ack.reason })
   await sleep(Math.max(0, ann.deadline - Date.now()), signal).catch(() => {})
 }
@@ -158,6 +162,9 @@ async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, by
   ctx.setState('training')
   const trained = ctx.config.job.task === 'train' ? await train(ctx, ann, bytes, signal) : await synthesize(ctx, ann, header.tensors, globalFlat, signal)
   ctx.setState('uploading')
+  ctx.metrics.phase('download', got.downloadS)
+  ctx.metrics.phase('training', trained.computeS)
+  const uploadStart = performance.now()
   const rep = report(ctx, got, infoHash, { computeS: trained.computeS, utility: trained.utility, meanLoss: trained.meanLoss })
   let answer
   if (ann.upload != null) {
@@ -170,6 +177,8 @@ async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, by
     answer = await sendUpdate(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, samples: trained.samples, report: rep }, update, signal)
     await stream.close().catch(() => {})
   }
+  ctx.metrics.phase('upload', (performance.now() - uploadStart) / 1000)
+  ctx.metrics.round(answer.accepted ? 'accepted' : 'refused')
   if (answer.accepted) log.info('update accepted', { upload: ann.upload != null ? 'swarm' : 'direct' })
   else log.warn('update refused', { reason: answer.reason })
 }

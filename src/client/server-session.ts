@@ -25,7 +25,7 @@ export interface ServerSessionParts {
   /** the backend name the login reports */
   backend: () => string
   /** what a heartbeat says now */
-  status: () => { state: ClientState, round: number }
+  status: () => { state: ClientState, round: number, held?: number, uploaded?: number }
   /** an accepted login (before it is logged); returns the size of the data partition it loaded, if any */
   onLogin: (res: LoginResponse) => { samples?: number }
   /** a round message from the job's server, parsed, for this job */

@@ -34,6 +34,11 @@ export interface ClusterConfig {
   publishAdmin: boolean
   /** IPsec between hosts on the job's overlay network */
   encryptNetwork: boolean
+  /** a Prometheus service that scrapes every role, and clients that serve metrics */
+  metrics: boolean
+  prometheusImage: string
+  /** where the Prometheus UI is published, on the server's host (0: not published) */
+  prometheusPort: number
   /** memory limit per container, MiB (0: none) */
   memoryMb: { tracker: number, server: number, client: number }
   restart: { condition: 'any' | 'on-failure' | 'none', delayS: number, maxAttempts: number }
@@ -72,7 +77,7 @@ export function parseClusterConfig (raw: unknown, config: Config): ClusterConfig
 
 function parseCluster (raw: unknown, config: Config): ClusterConfig {
   if (raw == null) throw new InvalidInputError('CONFIG_INVALID', 'cluster', 'missing: the config needs a cluster section (hosts, clients per host) to make a stack')
-  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'psk_file', 'publish_admin', 'encrypt_network', 'memory_mb', 'restart', 'logging', 'hosts'])
+  const c = record(raw, 'cluster', ['stack', 'registry', 'tag', 'network', 'tracker_host', 'server_host', 'tracker_port', 'admin_port', 'p2p_port', 'state_dir', 'tmpfs_mb', 'psk_file', 'publish_admin', 'encrypt_network', 'metrics', 'prometheus_image', 'prometheus_port', 'memory_mb', 'restart', 'logging', 'hosts'])
   const hosts = list(c.hosts, 'cluster.hosts', 1000, parseHost)
   if (hosts.length === 0) throw new InvalidInputError('CONFIG_INVALID', 'cluster.hosts', 'needs at least one host')
   const names = hosts.map(h => h.name)
@@ -108,6 +113,9 @@ function parseCluster (raw: unknown, config: Config): ClusterConfig {
     pskFile: c.psk_file === undefined || c.psk_file === '' ? '' : matching(c.psk_file, 'cluster.psk_file', /^[^\s:]+$/, 'a file path'),
     publishAdmin: yesNo(c.publish_admin, 'cluster.publish_admin', false),
     encryptNetwork: yesNo(c.encrypt_network, 'cluster.encrypt_network', true),
+    metrics: yesNo(c.metrics, 'cluster.metrics', false),
+    prometheusImage: c.prometheus_image === undefined ? 'prom/prometheus:v2.53.0' : matching(c.prometheus_image, 'cluster.prometheus_image', /^[a-z0-9][a-z0-9.:_/@-]{0,250}$/, 'an image reference'),
+    prometheusPort: c.prometheus_port === undefined ? 9090 : int(c.prometheus_port, 'cluster.prometheus_port', 0, 65535),
     memoryMb: { tracker: mib(memory.tracker, 'cluster.memory_mb.tracker', 512), server: mib(memory.server, 'cluster.memory_mb.server', 0), client: mib(memory.client, 'cluster.memory_mb.client', 0) },
     restart: {
       condition: restart.condition === undefined ? 'any' : oneOf(restart.condition, 'cluster.restart.condition', ['any', 'on-failure', 'none'] as const),

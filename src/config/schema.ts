@@ -75,6 +75,7 @@ export const SCHEMA = {
     admin_token_file: { type: 'string', default: '', help: 'bearer token of the admin API, created (mode 0600) if missing (empty: <checkpoint_dir>/<job>/admin-token)' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for evaluation' },
     upload_limit_mbit: { type: 'number', default: 0, min: 0, max: 1e6, help: 'cap on the server\'s model upload, both modes (Mbit/s, 0: none)' },
+    metrics_public: { type: 'enum', default: 'no', values: ['no', 'yes'], help: 'yes: GET /metrics on the admin port answers without the admin token (counts and durations only; the API stays behind it)' },
     key_file: { type: 'string', default: '', help: 'file holding the server\'s libp2p key (made, mode 0600, when missing): its peer id, which clients can pin with /p2p/<id> in client.server (empty: <checkpoint_dir>/<job>/server.key)' }
   },
   client: {
@@ -83,6 +84,7 @@ export const SCHEMA = {
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the client listens on' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },
     heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' },
+    metrics_port: { type: 'int', default: -1, min: -1, max: 65535, help: 'serve Prometheus metrics at GET /metrics on this port, on client.host (0: a free port, named in the ready line; -1: none)' },
     swarm_fallback_s: { type: 'number', default: 20, min: 1, max: 86400, help: 'transfer: bt: after this long with no model bytes from the swarm (seed slots flooded, a port blocked), fetch the model from the server directly' },
     key_file: { type: 'string', default: '', help: 'file holding the client\'s libp2p key (made, mode 0600, when missing): the server binds the client id to this key, and the default id is derived from it (empty: a new key each start)' }
   },

@@ -2,12 +2,20 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../logger.js'
 import { ClientPeer } from '../client/client-peer.js'
 import { announceReady, runUntilSignal } from '../cli/lifecycle.js'
+import { metricsRegistry } from '../prometheus/registry.js'
+import { ProcessMetrics } from '../prometheus/process-metrics.js'
+import { MetricsListener } from '../prometheus/metrics-listener.js'
 
 /** `bt-ps client`: one client peer, until SIGINT/SIGTERM. */
 export async function runClient (config: Config, log: Logger): Promise<void> {
-  const client = new ClientPeer({ log: log.child({ component: 'client', client: config.client.id !== '' ? config.client.id : undefined }) }, config)
-  const stopping = runUntilSignal(log, async () => { await client.stop() })
+  const metrics = metricsRegistry('client')
+  const processMetrics = new ProcessMetrics(metrics)
+  const client = new ClientPeer({ log: log.child({ component: 'client', client: config.client.id !== '' ? config.client.id : undefined }), metrics }, config)
+  const listener = config.client.metricsPort >= 0 ? new MetricsListener(metrics) : undefined
+  const stopping = runUntilSignal(log, async () => { await listener?.stop(); await client.stop(); processMetrics.stop() })
   await client.start()
-  announceReady({ role: 'client', clientId: client.clientId, peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name })
+  await listener?.start(config.client.host, config.client.metricsPort)
+  const metricsUrl = listener != null ? `http://${config.client.host}:${listener.port}/metrics` : undefined
+  announceReady({ role: 'client', clientId: client.clientId, peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name, metrics: metricsUrl })
   await stopping
 }

@@ -5,6 +5,8 @@ import type { Logger } from '../logger.js'
 import { int, json, record } from '../net/validate.js'
 import type { ParameterServer, RoundsStopped } from './parameter-server.js'
 import { tokenMatches } from './admin-token.js'
+import { sendMetrics } from '../prometheus/registry.js'
+import { dashboardAsset } from '../dashboard/assets.js'
 
 const MAX_BODY = 64 * 1024
 
@@ -19,7 +21,7 @@ export interface StatusView {
   /** the last round the server will run as things stand */
   target: number
   current?: ParameterServer['current']
-  clients: Array<{ clientId: string, partition: number, state: string, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean }>
+  clients: Array<{ clientId: string, partition: number, state: string, round: number, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean, held?: number, uploadedBytes?: number }>
   results: ParameterServer['results']
   runDir: string
   peerId: string
@@ -44,9 +46,14 @@ async function readBody (req: IncomingMessage): Promise<unknown> {
   return size === 0 ? {} : json(Buffer.concat(chunks), 'body')
 }
 
+/** How often a follower of GET /api/events gets the status (clients' states and swarm progress change between rounds). */
+const STATUS_EVERY_MS = 1000
+
 /**
  * The admin HTTP API the CLI uses: GET /api/status, POST /api/rounds {count}, GET /api/rounds, DELETE /api/rounds
- * [?now=1]; bearer token required.
+ * [?now=1], GET /api/events (server-sent events: announced, finished, stopped, and the status every second); bearer
+ * token required. GET /metrics: Prometheus metrics, behind the token unless `metricsPublic`. GET /: the live
+ * dashboard (src/dashboard/), which asks for the token itself.
  */
 export class AdminApi {
   private http?: Server
@@ -55,12 +62,14 @@ export class AdminApi {
   port = 0
 
   private readonly token: string
+  private readonly metricsPublic: boolean
 
-  /** `token`: the bearer token every /api/ request must carry. */
-  constructor (components: { server: ParameterServer, log: Logger }, token: string) {
+  /** `token`: the bearer token every /api/ request (and /metrics, unless `metricsPublic`) must carry. */
+  constructor (components: { server: ParameterServer, log: Logger }, token: string, opts: { metricsPublic?: boolean } = {}) {
     this.server = components.server
     this.log = components.log
     this.token = token
+    this.metricsPublic = opts.metricsPublic === true
   }
 
   status (): StatusView {
@@ -76,7 +85,7 @@ export class AdminApi {
       queued: s.queued,
       target: s.target,
       current: s.current,
-      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded })),
+      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, round: c.round, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded, held: c.held, uploadedBytes: c.uploaded })),
       results: s.results,
       runDir: s.runDir,
       ...(s.lastStop != null ? { lastStop: s.lastStop } : {}),
@@ -91,11 +100,21 @@ export class AdminApi {
       res.writeHead(code, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body))
     }
-    if (url.pathname.startsWith('/api/') && !tokenMatches(req.headers.authorization, this.token)) {
+    // The dashboard's page and scripts hold nothing of the job: the page asks for the token and sends it with each call.
+    const asset = req.method === 'GET' ? dashboardAsset(url.pathname) : undefined
+    if (asset != null) {
+      res.writeHead(200, { 'content-type': asset.type, 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:", 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' })
+      res.end(asset.body)
+      return
+    }
+    const needsToken = url.pathname.startsWith('/api/') || (url.pathname === '/metrics' && !this.metricsPublic)
+    if (needsToken && !tokenMatches(req.headers.authorization, this.token)) {
       res.setHeader('www-authenticate', 'Bearer')
       return send(401, { error: 'missing or wrong bearer token: pass the token in server.admin_token_file (bt-ps round --token-file FILE)' })
     }
+    if (url.pathname === '/metrics' && req.method === 'GET') return await sendMetrics(this.server.metrics, res)
     if (url.pathname === '/api/status' && req.method === 'GET') return send(200, this.status())
+    if (url.pathname === '/api/events' && req.method === 'GET') { this.follow(req, res); return }
     if (url.pathname === '/api/rounds' && req.method === 'GET') return send(200, this.server.results)
     if (url.pathname === '/api/rounds' && req.method === 'DELETE') {
       // DELETE /api/rounds drops the queued rounds; ?now=1 also aborts the one in progress.
@@ -110,6 +129,23 @@ export class AdminApi {
     }
     if (url.pathname.startsWith('/api/')) return send(url.pathname === '/api/status' || url.pathname === '/api/rounds' ? 405 : 404, { error: `no route ${req.method ?? ''} ${url.pathname}` })
     send(404, { error: 'not found' })
+  }
+
+  /** Streams round events and status snapshots as server-sent events until the follower goes. */
+  private follow (req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    const write = (type: string, data: unknown): void => { res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`) }
+    const status = (): void => {
+      // A follower that does not read gets no more: its unsent bytes would pile up here.
+      if (res.writableLength > 1 << 20) { res.destroy(); return }
+      write('status', this.status())
+    }
+    status()
+    const off = this.server.events.on((e) => { write(e.type, e) })
+    const timer = setInterval(status, STATUS_EVERY_MS)
+    const stop = (): void => { clearInterval(timer); off() }
+    req.once('close', stop)
+    res.once('close', stop)
   }
 
   async start (host: string, port: number): Promise<void> {

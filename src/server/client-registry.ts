@@ -16,6 +16,9 @@ export interface ClientEntry {
   rejected: number
   /** left out of selection for sending invalid updates repeatedly; survives re-login */
   excluded: boolean
+  /** from its last heartbeat: share of the round's model it held, and model bytes it sent to other peers */
+  held?: number
+  uploaded?: number
 }
 
 /** What a restarted server keeps of each client: whose key holds the id, its partition and its record. */
@@ -81,10 +84,10 @@ export class ClientRegistry {
     for (const b of bindings) this.clients.set(b.clientId, { ...b, backend: '', state: 'idle', round: 0, lastSeen: now, online: false })
   }
 
-  heartbeat (clientId: string, peerId: string, state: ClientState, round: number, now = Date.now()): boolean {
+  heartbeat (clientId: string, peerId: string, state: ClientState, round: number, now = Date.now(), swarm: { held?: number, uploaded?: number } = {}): boolean {
     const c = this.clients.get(clientId)
     if (c == null || c.peerId !== peerId) return false
-    Object.assign(c, { state, round, lastSeen: now, online: true })
+    Object.assign(c, { state, round, lastSeen: now, online: true, held: swarm.held, uploaded: swarm.uploaded })
     return true
   }
 

@@ -40,6 +40,13 @@ import { handleUpdate } from './handlers/update.js'
 import { handleContribution } from './handlers/contribution.js'
 import { CONTRIBUTION_PROTOCOL } from '../control/contribution.js'
 import { partitionSizes } from './partition-sizes.js'
+import type { Registry } from 'prom-client'
+import { unscrapedRegistry } from '../prometheus/registry.js'
+import { SwarmMetrics } from '../swarm/swarm-metrics.js'
+import { ClientMetrics } from './client-metrics.js'
+import { RoundMetrics } from './round-metrics.js'
+import { UpdateMetrics } from './update-metrics.js'
+import { RoundEvents } from './round-events.js'
 
 export type { ServerState } from './round-runner.js'
 
@@ -72,10 +79,21 @@ export class ParameterServer {
   private controller = lifetimeController()
   /** The same upload cap for both transfer modes, so they compare fairly. */
   private readonly uploadLimiter?: RateLimiter
+  /** where its metrics go (the admin API serves them at /metrics) */
+  readonly metrics: Registry
+  private readonly roundMetrics: RoundMetrics
+  private readonly updateMetrics: UpdateMetrics
+  private readonly swarmMetrics: SwarmMetrics
+  /** rounds announced and finished, and stops, for followers of the admin API's event stream */
+  readonly events = new RoundEvents()
 
-  constructor (components: { log: Logger }, config: Config) {
+  constructor (components: { log: Logger, metrics?: Registry }, config: Config) {
     this.config = config
     this.log = components.log
+    const metrics = this.metrics = components.metrics ?? unscrapedRegistry()
+    this.roundMetrics = new RoundMetrics(metrics)
+    this.updateMetrics = new UpdateMetrics(metrics)
+    this.swarmMetrics = new SwarmMetrics(metrics)
     if (config.server.uploadLimitMbit > 0) this.uploadLimiter = new RateLimiter(config.server.uploadLimitMbit * 1e6 / 8)
     this.partitionSizes = partitionSizes(config.job)
     this.registry = new ClientRegistry({ partitions: config.job.clients, staleMs: Math.max(10_000, config.client.heartbeatS * 5000) })
@@ -86,6 +104,10 @@ export class ParameterServer {
       nextRound: () => this.record.round + 1,
       saveTarget: (target) => { this.need(this.checkpoints).saveTarget(this.record.round, target, this.record.results) },
       settled: () => { if (!this.controller.signal.aborted) this.state = 'idle' }
+    })
+    new ClientMetrics(metrics, () => {
+      const all = this.registry.list()
+      return { known: all.length, online: all.filter(c => c.online).length, selected: this.current?.selected.length ?? 0, excluded: all.filter(c => c.excluded).length }
     })
   }
 
@@ -99,10 +121,10 @@ export class ParameterServer {
   get peerId (): string { return this.need(this.node).peerId.toString() }
   get multiaddrs (): string[] { return this.need(this.node).getMultiaddrs().map(String) }
   get clients (): ReturnType<ClientRegistry['list']> { return this.registry.list() }
-  get current (): { round: number, selected: string[], accepted: string[], magnet?: string, sha256?: string, deadline?: number } | undefined {
+  get current (): { round: number, selected: string[], accepted: string[], k: number, magnet?: string, sha256?: string, deadline?: number } | undefined {
     const i = this.runner?.intake
     const a = this.runner?.announcement
-    return i == null || i.closed ? undefined : { round: i.round, selected: [...i.selected], accepted: [...i.accepted], magnet: a?.magnet, sha256: a?.sha256, deadline: a?.deadline }
+    return i == null || i.closed ? undefined : { round: i.round, selected: [...i.selected], accepted: [...i.accepted], k: i.k, magnet: a?.magnet, sha256: a?.sha256, deadline: a?.deadline }
   }
 
   private need<T> (v: T | undefined): T {
@@ -137,7 +159,7 @@ export class ParameterServer {
         this.registry.restore(checkpoints.loadClients())
       }
       // The BitTorrent listener binds where the libp2p one does (server.host), not every interface.
-      const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: server.host, uploadLimit: this.uploadLimiter?.bytesPerSecond })
+      const swarm = this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: server.host, uploadLimit: this.uploadLimiter?.bytesPerSecond, metrics: this.swarmMetrics })
       await swarm.start()
       const privateKey = await loadOrCreatePeerKey(server.keyFile !== '' ? server.keyFile : join(server.checkpointDir, job.id, 'server.key'))
       const psk = job.pskFile !== '' ? loadPsk(job.pskFile, { create: true }) : undefined
@@ -145,7 +167,7 @@ export class ParameterServer {
       const node = this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey, psk })
       this.runner = new RoundRunner({
         config: this.config, log: this.log, registry: this.registry, node, swarm, registrar: this.registrar, checkpoints, writer,
-        global: this.global, record: this.record, target: () => this.queue.target, setState: (s) => { this.state = s }, signal: this.controller.signal
+        global: this.global, record: this.record, target: () => this.queue.target, setState: (s) => { this.state = s }, metrics: this.roundMetrics, events: this.events, signal: this.controller.signal
       })
       await this.listen(node, this.runner)
       this.state = 'idle'
@@ -205,14 +227,15 @@ export class ParameterServer {
     const sizes = this.partitionSizes
     const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1
     const stall = { stallMs: this.config.server.uploadStallS * 1000, minBytesPerS: this.config.server.minUploadKbps * 1000 }
-    const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, log, signal }
-    const contribution = { registry, intake, shards: () => runner.announcement?.upload?.peers.length ?? 0, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, log, signal }
+    const metrics = this.updateMetrics
+    const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, metrics, log, signal }
+    const contribution = { registry, intake, shards: () => runner.announcement?.upload?.peers.length ?? 0, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, metrics, log, signal }
     // A client needs one stream of each at a time; a few more cover a retry overlapping the old stream's close.
     // Streams past these are refused, so one peer cannot hold a window's worth of buffers on hundreds of them.
     const few = { maxInboundStreams: 4 }
     await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await handleLogin(login, s, c) }), few)
     await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await handleModel(model, s, c) }), few)
-    await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, signal }, s, c) }), few)
+    await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, metrics, signal }, s, c) }), few)
     await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await handleUpdate(update, s, c) }), few)
     await node.handle(CONTRIBUTION_PROTOCOL, guard('contribution', async (s, c) => { await handleContribution(contribution, s, c) }), few)
     await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal }, s, c) }), few)
@@ -239,6 +262,7 @@ export class ParameterServer {
     if (aborting) this.need(this.runner).abort('stopped by the operator (bt-ps stop --now)')
     this.lastStop = { at: Date.now(), now, dropped, ...(aborting ? { aborted: running } : {}) }
     this.log.info('rounds stopped', { dropped, aborted: aborting ? running : undefined })
+    this.events.emit({ type: 'stopped', ...this.lastStop })
     return this.lastStop
   }
 

@@ -20,6 +20,8 @@ import { createRng, shuffleInPlace } from '../training/rng.js'
 import type { EventWriter } from '../metrics/event-writer.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ClientRegistry } from './client-registry.js'
+import type { RoundMetrics } from './round-metrics.js'
+import type { RoundEvents } from './round-events.js'
 import type { RoundResult } from './round-result.js'
 import { UpdateIntake } from './update-intake.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -59,6 +61,8 @@ export interface RoundRunnerParts {
   /** the round the queued work runs to, saved with each checkpoint */
   target: () => number
   setState: (state: ServerState) => void
+  metrics: RoundMetrics
+  events: RoundEvents
   signal: AbortSignal
 }
 
@@ -165,6 +169,7 @@ export class RoundRunner {
     await publish(announcement)
     this.notify(selected, announcement)
     const announcedAt = Date.now()
+    this.p.events.emit({ type: 'announced', round, at: announcedAt, selected, transfer: job.transfer, upload: upload != null ? 'swarm' : 'direct', bytes: blob.byteLength })
     // Re-announce while open: a client that (re)joined after the first announcement still gets the round.
     const reannounce = setInterval(() => { void publish(announcement) }, 3000)
     let timer: NodeJS.Timeout | undefined
@@ -196,6 +201,8 @@ export class RoundRunner {
     this.modelBlob = undefined
     const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering, aborted })
     record.results.push(result)
+    this.p.metrics.roundFinished(result, this.psEgressBytes)
+    this.p.events.emit({ type: 'finished', round, at: result.finishedAt, result })
     record.round = round
     this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
     if (!aborted) this.p.writer.scalars(roundScalars(result), round)

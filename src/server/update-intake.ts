@@ -45,7 +45,8 @@ export class UpdateIntake {
   closed = false
   /** aborted when the round closes: reads of updates still open stop there */
   private readonly closing = new AbortController()
-  private readonly k: number
+  /** updates that fill the round */
+  readonly k: number
   private readonly layout: TensorEntry[]
   private readonly free: Uint8Array[]
   private readonly slotWaiters: Array<() => void> = []

@@ -6,6 +6,8 @@ import { toRawConfig } from '../config/raw.js'
 /** Ports inside the containers; the cluster section only chooses what the hosts publish. */
 export const TRACKER_PORT = 6969
 export const ADMIN_PORT = 8080
+/** Where each client serves /metrics when `cluster.metrics` is on. */
+export const CLIENT_METRICS_PORT = 9464
 const STATE_DIR = '/var/lib/bt-ps'
 /** Where docker mounts the job's pre-shared key (the secret `psk`) in every peer. */
 const PSK_SECRET_PATH = '/run/secrets/psk'
@@ -52,10 +54,10 @@ function hostOf (cluster: ClusterConfig, name: string): ClusterHost {
   return cluster.hosts.find(h => h.name === name) ?? cluster.hosts[0]
 }
 
-function service (cluster: ClusterConfig, config: Config, role: 'tracker' | 'server' | 'client', host: ClusterHost, body: Service): Service {
+function service (cluster: ClusterConfig, config: Config, role: 'tracker' | 'server' | 'client' | 'prometheus', host: ClusterHost, body: Service): Service {
   const labels = { 'io.bt-ps.job': config.job.id, 'io.bt-ps.role': role, 'io.bt-ps.host': host.name }
   const restart = cluster.restart
-  const memory = cluster.memoryMb[role]
+  const memory = role === 'prometheus' ? 0 : cluster.memoryMb[role]
   return {
     ...body,
     networks: [cluster.network],
@@ -107,7 +109,8 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
     command: ['server'],
     hostname: 'server',
     secrets: [secret('psk'), secret('server_key')],
-    environment: env({ ...common, BTPS_SERVER_ADMIN_PORT: ADMIN_PORT, BTPS_SERVER_BACKEND: config.server.backend, BTPS_SERVER_UPLOAD_LIMIT_MBIT: config.server.uploadLimitMbit, BTPS_SERVER_KEY_FILE: SERVER_KEY_SECRET_PATH, ...gpuEnv(serverHost) }),
+    // With metrics on, Prometheus scrapes /metrics without the admin token (counts and durations only; the API keeps it).
+    environment: env({ ...common, BTPS_SERVER_ADMIN_PORT: ADMIN_PORT, BTPS_SERVER_BACKEND: config.server.backend, BTPS_SERVER_UPLOAD_LIMIT_MBIT: config.server.uploadLimitMbit, BTPS_SERVER_KEY_FILE: SERVER_KEY_SECRET_PATH, ...(cluster.metrics ? { BTPS_SERVER_METRICS_PUBLIC: 'yes' } : {}), ...gpuEnv(serverHost) }),
     // The admin API is published only when asked; otherwise it is reached from inside the server's container.
     ...(cluster.publishAdmin ? { ports: [published(ADMIN_PORT, cluster.adminPort)] } : {}),
     volumes: [
@@ -125,11 +128,12 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
         command: ['client'],
         hostname: name,
         secrets: [secret('psk')],
-        environment: env({ ...common, BTPS_CLIENT_ID: name, BTPS_CLIENT_SERVER: `/dns4/server/tcp/${cluster.p2pPort}/p2p/${server.peerId}`, BTPS_CLIENT_BACKEND: config.client.backend, BTPS_CLIENT_HEARTBEAT_S: config.client.heartbeatS, ...gpuEnv(host) }),
+        environment: env({ ...common, BTPS_CLIENT_ID: name, BTPS_CLIENT_SERVER: `/dns4/server/tcp/${cluster.p2pPort}/p2p/${server.peerId}`, BTPS_CLIENT_BACKEND: config.client.backend, BTPS_CLIENT_HEARTBEAT_S: config.client.heartbeatS, ...(cluster.metrics ? { BTPS_CLIENT_METRICS_PORT: CLIENT_METRICS_PORT } : {}), ...gpuEnv(host) }),
         volumes: [scratch(cluster)]
       })
     }
   }
+  if (cluster.metrics) services.prometheus = prometheusService(cluster, config, serverHost, names)
   return {
     version: '3.8',
     services,
@@ -139,8 +143,33 @@ export function stackFile (config: Config, cluster: ClusterConfig, pskFile: stri
       psk: { file: pskFile, labels: { 'io.bt-ps.job': config.job.id } },
       server_key: { file: server.keyFile, labels: { 'io.bt-ps.job': config.job.id } }
     },
-    ...(cluster.stateDir === '' ? { volumes: { state: { labels: { 'io.bt-ps.job': config.job.id } } } } : {})
+    ...(cluster.stateDir === '' || cluster.metrics ? { volumes: { ...(cluster.stateDir === '' ? { state: { labels: { 'io.bt-ps.job': config.job.id } } } : {}), ...(cluster.metrics ? { prometheus: { labels: { 'io.bt-ps.job': config.job.id } } } : {}) } } : {})
   }
+}
+
+/** Prometheus's scrape configuration for the stack: every role by its service name on the overlay network. */
+export function prometheusConfig (clients: string[]): string {
+  const job = (name: string, targets: string[]): string => `  - job_name: ${name}\n    static_configs: [{ targets: [${targets.map(t => `'${t}'`).join(', ')}] }]\n`
+  return 'global: { scrape_interval: 5s }\nscrape_configs:\n' +
+    job('bt-ps-tracker', [`tracker:${TRACKER_PORT}`]) +
+    job('bt-ps-server', [`server:${ADMIN_PORT}`]) +
+    job('bt-ps-clients', clients.map(c => `${c}:${CLIENT_METRICS_PORT}`))
+}
+
+/**
+ * `cluster.metrics: yes`: Prometheus beside the server, its configuration carried in the service itself (the stack
+ * file stays the one file to deploy), its data in a volume, its UI on the server's host.
+ */
+function prometheusService (cluster: ClusterConfig, config: Config, host: ClusterHost, clients: string[]): Service {
+  return service(cluster, config, 'prometheus', host, {
+    image: cluster.prometheusImage,
+    hostname: 'prometheus',
+    environment: { PROMETHEUS_YML: prometheusConfig(clients) },
+    // $$ is a literal $ to docker stack; the image has a shell.
+    entrypoint: ['/bin/sh', '-c', 'printf "%s" "$$PROMETHEUS_YML" > /tmp/prometheus.yml && exec /bin/prometheus --config.file=/tmp/prometheus.yml --storage.tsdb.path=/prometheus'],
+    ...(cluster.prometheusPort > 0 ? { ports: [published(9090, cluster.prometheusPort)] } : {}),
+    volumes: [{ type: 'volume', source: 'prometheus', target: '/prometheus' }, scratch(cluster)]
+  })
 }
 
 export function stackYaml (config: Config, cluster: ClusterConfig, source: string, pskFile: string, server: ServerIdentity): string {

@@ -9,6 +9,7 @@ import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.
 import { choosePieceLength } from './piece-length.js'
 import { SwarmTorrent } from './swarm-torrent.js'
 import { readHandshake } from './wire.js'
+import { SwarmMetrics } from './swarm-metrics.js'
 
 export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number, torrentFile: Uint8Array }
 export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number, /** pieces that failed their SHA-1 and were fetched again */ hashFailures: number }
@@ -21,6 +22,7 @@ export interface SwarmPeerInit {
   uploadLimit?: number
   /** cap loopback addresses too (a local job runs every peer on 127.0.0.1, so they are left alone by default) */
   capLoopback?: boolean
+  metrics?: SwarmMetrics
 }
 
 /** Connections one address may hold to the listener. */
@@ -41,9 +43,12 @@ export class SwarmPeer {
   private readonly perAddress = new Map<string, number>()
   private readonly init: SwarmPeerInit
   private readonly limiter?: RateLimiter
+  private readonly metrics: SwarmMetrics
 
   constructor (init: SwarmPeerInit) {
     this.init = init
+    this.metrics = init.metrics ?? new SwarmMetrics()
+    this.metrics.countPeersWith(() => [...this.torrents.values()].reduce((n, t) => n + t.peerCount, 0))
     if (init.uploadLimit != null && init.uploadLimit > 0) this.limiter = new RateLimiter(init.uploadLimit)
   }
 
@@ -120,7 +125,7 @@ export class SwarmPeer {
   async seed (bytes: Uint8Array, name: string, pieceLength = choosePieceLength(bytes.byteLength), beforeAnnounce?: (infoHash: string) => Promise<void>): Promise<SeedInfo> {
     const meta = createMetainfo(bytes, name, pieceLength)
     await beforeAnnounce?.(meta.infoHash)
-    this.add(new SwarmTorrent({ infoHash: meta.infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, meta, bytes, superSeed: true }))
+    this.add(new SwarmTorrent({ infoHash: meta.infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, meta, bytes, superSeed: true, metrics: this.metrics }))
     return { infoHash: meta.infoHash, magnet: magnetUri(meta, this.init.announce), pieceLength, pieces: meta.pieceCount, bytes: bytes.byteLength, torrentFile: torrentFile(meta, this.init.announce) }
   }
 
@@ -132,7 +137,7 @@ export class SwarmPeer {
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
     const { infoHash } = parseMagnet(magnet)
-    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress }))
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId }))
     try {
       for (const p of opts.directPeers ?? []) torrent.dial(p)
       await torrent.whenComplete(opts.signal)

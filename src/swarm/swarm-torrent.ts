@@ -13,6 +13,7 @@ import { isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
 import type { Handshake } from './wire.js'
+import type { SwarmMetrics } from './swarm-metrics.js'
 
 const MAX_PEERS = 120
 /** Requests a peer may have queued with us (told to it as `reqq`); more are dropped, as BEP 10 allows. */
@@ -77,6 +78,9 @@ export interface TorrentInit {
   /** show pieces a few at a time so each goes out once before any goes out twice */
   superSeed?: boolean
   onProgress?: (fraction: number) => void
+  metrics: SwarmMetrics
+  /** the seeding server's BitTorrent peer id, to tell its pieces from other peers' */
+  serverPeerId?: string
 }
 
 /** One torrent's swarm: its peers, what to ask whom, serving requests, verifying pieces, the tracker. */
@@ -120,6 +124,8 @@ export class SwarmTorrent {
   }
 
   get complete (): boolean { return this.picker?.complete ?? false }
+  /** connections open in this torrent */
+  get peerCount (): number { return this.peers.size }
   get bytes (): Uint8Array | undefined { return this.complete ? this.store : undefined }
 
   start (): void {
@@ -356,6 +362,7 @@ export class SwarmTorrent {
         const at = r.index * this.meta!.pieceLength + r.begin
         wire.sendPiece(r.index, r.begin, this.store!.subarray(at, at + r.length))
         this.uploaded += r.length
+        this.init.metrics.sent(r.length)
         this.slots.sent(ps, r.length)
       }
     } catch { /* aborted: the torrent is going away */ } finally {
@@ -373,18 +380,20 @@ export class SwarmTorrent {
     if (got === 'unwanted') { this.fill(ps); return }
     block.copy(this.store!, index * this.meta!.pieceLength + begin)
     this.downloaded += block.byteLength
+    this.init.metrics.received(block.byteLength)
     this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + block.byteLength)
-    if (got === 'piece') this.verify(index)
+    if (got === 'piece') this.verify(index, ps)
     this.fill(ps)
   }
 
-  private verify (index: number): void {
+  private verify (index: number, lastFrom: PeerState): void {
     const meta = this.meta!
     const picker = this.picker!
     const at = index * meta.pieceLength
     const piece = this.store!.subarray(at, at + pieceSize(meta, index))
     if (sha1(piece).equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
       picker.markHave(index)
+      this.init.metrics.piece(lastFrom.peerId === this.init.serverPeerId ? 'server' : 'peer')
       for (const p of this.peers.values()) {
         p.wire.sendInts(MSG.have, index)
         for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
@@ -394,6 +403,7 @@ export class SwarmTorrent {
       return
     }
     this.hashFailures++
+    this.init.metrics.hashFailure()
     const contributors = picker.settle(index)
     this.log.warn('piece failed verification', { piece: index, peers: [...contributors].map(c => c.wire.remoteAddress).join(',') })
     for (const c of contributors) {
@@ -406,6 +416,7 @@ export class SwarmTorrent {
 
   private ban (ps: PeerState, reason: string): void {
     this.banned.add(banKey(ps.ip, ps.peerId))
+    this.init.metrics.ban()
     this.log.warn('peer banned from this torrent', { peer: ps.wire.remoteAddress, reason })
     ps.wire.close(`banned: ${reason}`)
   }

@@ -5,6 +5,9 @@ import { BtpsError } from '../errors.js'
 import { isLoopback } from '../net/address.js'
 import { bencode } from '../swarm/bencode.js'
 import { REGISTER_PATH, RegisteredTorrents, checkStatsToken } from './registration.js'
+import type { Registry } from 'prom-client'
+import { sendMetrics, unscrapedRegistry } from '../prometheus/registry.js'
+import { TrackerMetrics } from './tracker-metrics.js'
 
 export interface TrackerInit {
   host: string
@@ -19,6 +22,8 @@ export interface TrackerInit {
   capLoopback?: boolean
   /** how often swarms without live peers (and a private tracker's unregistered ones) are dropped (default: 10 intervals, at least 10 s) */
   expireEveryMs?: number
+  /** where its metrics go; served at GET /metrics on the HTTP port */
+  metrics?: Registry
 }
 
 class RefusedAnnounce extends Error {}
@@ -36,8 +41,13 @@ export class TrackerService {
   private readonly init: TrackerInit
   port = 0
 
+  private readonly registry: Registry
+  private readonly metrics: TrackerMetrics
+
   constructor (init: TrackerInit) {
     this.init = init
+    this.registry = init.metrics ?? unscrapedRegistry()
+    this.metrics = new TrackerMetrics(this.registry, () => { const s = this.stats(); return { swarms: s.torrents, peers: s.peersAll } })
     if (init.psk != null) this.registered = new RegisteredTorrents(init.psk)
   }
 
@@ -68,11 +78,11 @@ export class TrackerService {
       // Ours runs before bittorrent-tracker's own handler, which leaves alone a request already answered.
       server.http?.on('request', (req: IncomingMessage, res: ServerResponse) => { this.onHttpRequest(req, res) })
       server.on('warning', (err: unknown) => {
-        if (err instanceof RefusedAnnounce) { this.refused++; log.debug('tracker: refused announce', { reason: err.message }); return }
+        if (err instanceof RefusedAnnounce) { this.refused++; this.metrics.announce('refused'); log.debug('tracker: refused announce', { reason: err.message }); return }
         log.warn('tracker: bad announce', { err: String(err) })
       })
       server.on('error', (err: unknown) => { log.warn('tracker error', { err: String(err) }) })
-      for (const event of ['start', 'update', 'complete', 'stop']) server.on(event, () => { this.announces++ })
+      for (const event of ['start', 'update', 'complete', 'stop']) server.on(event, () => { this.announces++; this.metrics.announce('answered') })
       // bittorrent-tracker binds udp6 to the same host, which fails for an IPv4 address: peers here use IPv4.
       server.udp6?.close()
       server.udp6 = null
@@ -136,6 +146,12 @@ export class TrackerService {
 
   private onHttpRequest (req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? ''
+    // Counts only, no infohashes: open to any scraper, private job or not.
+    if (/^\/metrics(\?|$)/.test(url) && req.method === 'GET') {
+      req.resume()
+      void sendMetrics(this.registry, res)
+      return
+    }
     // A private tracker's swarms are its job's business: /stats takes a token derived from the job's key.
     if (this.init.psk != null && /^\/stats(\.json)?(\?|$)/.test(url)) {
       req.resume()
@@ -148,6 +164,7 @@ export class TrackerService {
       req.resume()
       const verdict = this.registered?.register(req.method, url, req.headers.authorization) ??
         { status: 404, reason: 'this tracker has no job key: it serves any torrent and takes no registrations' }
+      this.metrics.registration(verdict.status === 204 ? 'accepted' : 'refused')
       if (verdict.status === 204) this.init.log.debug('tracker: torrent registered', { infoHash: url.slice(REGISTER_PATH.length) })
       else this.init.log.warn('tracker: registration refused', { status: verdict.status, reason: verdict.reason, from: req.socket.remoteAddress })
       res.writeHead(verdict.status, { 'content-type': 'application/json' })

@@ -25,7 +25,7 @@ async function btps (args: string[]): Promise<{ code: number | null, out: string
 test('--version and -V print the version; -h and --help work after every command and subcommand', async () => {
   const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
   for (const flag of ['--version', '-V']) assert.equal(await btps([flag]), { code: 0, out: `bt-ps ${version}\n` })
-  const commands = ['up', 'tracker', 'server', 'client', 'round', 'status', 'logs', 'stack']
+  const commands = ['up', 'tracker', 'server', 'client', 'round', 'stop', 'status', 'logs', 'stack', 'config', 'completion']
   for (const command of commands) {
     for (const flag of ['-h', '--help']) {
       const { code, out } = await btps([command, flag])
@@ -49,7 +49,14 @@ test('invalid flags and config exit with status 2 and name the field and value',
     [['up', '--config', '/nonexistent.yml'], /--config: cannot read \/nonexistent\.yml/],
     [['round', '--server', 'localhost'], /--server: expected the admin API URL/],
     [['round', '--server', 'http://127.0.0.1:1', '--rounds', 'two'], /--rounds: expected a whole number/],
-    [['logs', 'export', '--format', 'xml'], /--format: only csv is supported/],
+    [['logs', 'export', '--format', 'xml'], /--format: expected csv or json, got "xml"/],
+    [['logs', 'plot', '--runs', '.', '-o', 'curves.png'], /-o: expected an output file FILE\.svg, got "curves\.png"/],
+    [['logs', 'follow'], /--server: expected the admin API URL/],
+    [['logs', 'tail'], /logs: expected export, follow or plot, got "tail"/],
+    [['completion', 'fish'], /completion: expected bash or zsh, got "fish"/],
+    [['config', 'show'], /config: expected "config schema", got "show"/],
+    [['round', '--server'], /--server: needs a value/],
+    [['status', '--json=yes'], /--json: takes no value/],
     [['round', '--server', 'http://127.0.0.1:1', '--token-file', '/nonexistent-token'], /--token-file: cannot read \/nonexistent-token/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['stack', 'generate', '--config', 'configs/local.yml'], /cluster: missing: the config needs a cluster section/],

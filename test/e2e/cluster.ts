@@ -5,6 +5,8 @@ import { startRole, stopRole } from '../../src/cli/child-process.js'
 import type { RoleProcess } from '../../src/cli/child-process.js'
 import { AdminClient, readTokenFile } from '../../src/cli/admin-client.js'
 import { loadPsk } from '../../src/net/psk.js'
+import { scrapeMetrics } from '../support/metrics.js'
+import type { Scrape } from '../support/metrics.js'
 
 export interface Cluster {
   dir: string
@@ -26,6 +28,10 @@ export interface Cluster {
   tracker: RoleProcess
   /** Starts the tracker again on the same port; the previous one must be gone. */
   restartTracker: () => Promise<RoleProcess>
+  /** Prometheus metrics of a role: 'tracker', 'server' (the scrape carries the admin token) or a client id. */
+  metrics: (role: string) => Promise<Scrape>
+  /** where each role serves its metrics, by role ('tracker', 'server') or client id */
+  metricsUrls: () => Promise<Record<string, string>>
 }
 
 /**
@@ -62,15 +68,23 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     const server = startServer()
     const s = await server.ready
     const serverAddr = (s.addrs as string[])[0]
+    const metricsUrls = new Map<string, string>([['tracker', String(t.metrics)], ['server', String(s.metrics)]])
     const startClient = async (id: string, extra: string[] = []): Promise<RoleProcess> => {
-      const c = startRole(id, ['client', ...common, '--tracker', String(t.udp), '--server', serverAddr, '--id', id, ...extra], join(dir, `${id}.log`))
+      const c = startRole(id, ['client', ...common, '--tracker', String(t.udp), '--server', serverAddr, '--id', id, '--client.metrics_port', '0', ...extra], join(dir, `${id}.log`))
       processes.push(c)
-      await c.ready
+      const ready = await c.ready
+      if (typeof ready.metrics === 'string') metricsUrls.set(id, ready.metrics)
       return c
     }
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
     const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     const cluster: Cluster = {
+      metricsUrls: async () => Object.fromEntries(metricsUrls),
+      metrics: async (role) => {
+        const url = metricsUrls.get(role)
+        if (url == null) throw new Error(`no metrics address for ${role}`)
+        return await scrapeMetrics(url, role === 'server' ? readTokenFile(String(s.adminTokenFile)) : undefined)
+      },
       dir, trackerUdp: String(t.udp), trackerHttp: String(t.http), serverAddr, admin, adminUrl: String(s.admin), adminTokenFile: String(s.adminTokenFile), runDir: String(s.runDir), processes, startClient, server, tracker,
       restartTracker: async () => {
         const again = startTracker()

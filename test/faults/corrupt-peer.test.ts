@@ -1,7 +1,5 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { stopRole } from '../../src/cli/child-process.js'
 import { startCluster, startFaultPeer, until } from '../e2e/cluster.js'
 
@@ -18,9 +16,9 @@ test('a peer serving corrupt pieces: they fail verification, are fetched elsewhe
     const r1 = await until('round 1 done', async () => (await cluster.admin.status()).results.find(r => r.round === 1), 60_000)
     await stopRole(rogue)
     const done = await rogue.event('done')
-    const logs = ['client-1', 'client-2', 'client-3'].map(id => readFileSync(join(cluster.dir, `${id}.log`), 'utf8'))
-    const failures = logs.map(l => Number(/pieces failed verification and were fetched again .*pieces=(\d+)/.exec(l)?.[1] ?? 0))
-    const bans = logs.map(l => (l.match(/peer banned from this torrent .*failed its SHA-1/g) ?? []).length)
+    const scrapes = await Promise.all(['client-1', 'client-2', 'client-3'].map(async id => await cluster.metrics(id)))
+    const failures = scrapes.map(m => m.value('btps_swarm_hash_failures_total') ?? -1)
+    const bans = scrapes.map(m => m.value('btps_swarm_bans_total') ?? -1)
     console.log(`rogue: ${String(done.connections)} connections, ${String(done.served)} bad blocks sent; hash failures per client ${failures.join('/')}, bans ${bans.join('/')}; round ${r1.roundS.toFixed(2)} s, ${(r1.peerShare * 100).toFixed(0)}% of bytes from peers`)
     assert.ok(Number(done.served) > 0, 'the rogue was asked for pieces')
     assert.ok(failures.some(n => n > 0), 'its pieces failed verification')
@@ -29,6 +27,12 @@ test('a peer serving corrupt pieces: they fail verification, are fetched elsewhe
     assert.ok(failures.every(n => n <= 2), `hash failures per client ${failures.join('/')}`)
     assert.is(r1.status, 'distributed')
     assert.equal([...r1.accepted].sort(), ['client-1', 'client-2', 'client-3'], 'every client reported the model whose SHA-256 the server announced')
+    // Every verified piece is counted once, by who sent it: the server or another peer (the rogue's never verify).
+    const pieces = scrapes.map(m => (m.value('btps_swarm_pieces_total', { source: 'server' }) ?? 0) + (m.value('btps_swarm_pieces_total', { source: 'peer' }) ?? 0))
+    const server = await cluster.metrics('server')
+    assert.ok(pieces.every(n => n > 0 && n === pieces[0]), `pieces verified per client ${pieces.join('/')}`)
+    assert.is(server.value('btps_update_accepted_total', { upload: 'receipt' }), 3, 'three receipts admitted')
+    assert.is(server.value('btps_round_finished_total', { status: 'distributed' }), 1)
     failed = false
   } finally {
     await stopRole(rogue)

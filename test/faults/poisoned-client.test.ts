@@ -47,6 +47,11 @@ test('direct upload: poisoned updates (shape, dtype, names, NaN, Inf, norm) are 
     assert.match(log, /client excluded: repeated invalid updates.*poisoner/)
     const me = (await cluster.admin.status()).clients.find(c => c.clientId === 'poisoner')
     assert.equal([me?.excluded, me?.rejected], [true, 6], 'bt-ps status shows it excluded')
+    // The same refusals, counted by reason on the server's /metrics.
+    const m = await cluster.metrics('server')
+    assert.equal(['layout', 'non_finite', 'norm', 'excluded'].map(reason => m.value('btps_update_refused_total', { reason })), [3, 2, 1, 1], 'refusals by reason')
+    assert.is(m.value('btps_clients_excluded'), 1)
+    assert.is(m.value('btps_update_accepted_total', { upload: 'direct' }), 4, 'two honest updates in each of two rounds')
     console.log(`poisoned: ${[...sent.values()].map(s => `${s.variant}: ${s.reason}`).join('; ')}`)
     console.log(`poisoned: rounds ${results.map(r => `${r.round} acc ${(r.testAcc1 ?? 0).toFixed(3)} with ${r.accepted.join(',')}`).join('; ')}`)
     failed = false

@@ -7,6 +7,8 @@ import { readContribution } from '../../control/contribution.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
 import { withinHeaderTime } from './header-time.js'
+import { refusalReason } from '../update-metrics.js'
+import type { UpdateMetrics } from '../update-metrics.js'
 
 export interface ContributionContext {
   registry: ClientRegistry
@@ -15,6 +17,7 @@ export interface ContributionContext {
   shards: () => number
   maxRejectedUpdates: number
   weight: (clientId: string) => number
+  metrics: UpdateMetrics
   log: Logger
   signal: AbortSignal
 }
@@ -32,6 +35,7 @@ export async function handleContribution (ctx: ContributionContext, stream: Stre
   const refusal = intake == null ? 'no round is open' : registry.updateRefusal(c.clientId, conn.remotePeer.toString()) ?? intake.refusal(c)
   if (intake == null || refusal !== undefined) {
     log.info('update refused', { client: c.clientId, round: c.round, reason: refusal })
+    ctx.metrics.refuse(registry.get(c.clientId)?.excluded === true ? 'excluded' : 'refused')
     await writeJson(lp, { accepted: false, reason: refusal }, ctx.signal)
     await endStream(stream)
     return
@@ -40,11 +44,13 @@ export async function handleContribution (ctx: ContributionContext, stream: Stre
     intake.contribute(c, conn.remotePeer.toString(), ctx.weight(c.clientId), ctx.shards())
   } catch (err) {
     log.warn('update rejected', { client: c.clientId, round: c.round, reason: errorMessage(err) })
+    ctx.metrics.refuse(refusalReason(err))
     if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(c.clientId, ctx.maxRejectedUpdates, log)
     await writeJson(lp, { accepted: false, reason: errorMessage(err) }, ctx.signal)
     await endStream(stream)
     return
   }
+  ctx.metrics.accept('swarm')
   log.info('contribution admitted', { client: c.clientId, round: c.round, n: intake.accepted.length })
   await writeJson(lp, { accepted: true }, ctx.signal)
   await endStream(stream)

@@ -6,11 +6,14 @@ import { answerReceipt, readReceipt } from '../../control/receipt.js'
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
 import { withinHeaderTime } from './header-time.js'
+import { refusalReason } from '../update-metrics.js'
+import type { UpdateMetrics } from '../update-metrics.js'
 
 export interface ReceiptContext {
   registry: ClientRegistry
   /** the open round's intake, if a round is open */
   intake: () => UpdateIntake | undefined
+  metrics: UpdateMetrics
   signal: AbortSignal
 }
 
@@ -23,8 +26,10 @@ export async function handleReceipt (ctx: ReceiptContext, stream: Stream, conn: 
     if (intake == null) throw new BtpsError('UPDATE_REFUSED', 'no round is open')
     if (ctx.registry.get(receipt.clientId)?.peerId !== conn.remotePeer.toString()) throw new BtpsError('UPDATE_REFUSED', `${receipt.clientId} is not logged in from this peer`)
     intake.receipt(receipt)
+    ctx.metrics.accept('receipt')
     await answerReceipt(lp, { accepted: true })
   } catch (err) {
+    ctx.metrics.refuse(refusalReason(err))
     await answerReceipt(lp, { accepted: false, reason: errorMessage(err) })
   }
   await endStream(stream)

@@ -15,7 +15,7 @@ export interface StatusContext {
 /** `/bt-ps/status/1.0.0`: a heartbeat on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
   const hb = await withinHeaderTime(ctx.signal, async signal => await readHeartbeat(framed(stream), signal))
-  ctx.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round)
+  ctx.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round, Date.now(), hb)
   await endStream(stream)
 }
 
@@ -23,7 +23,7 @@ export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Co
 export function handleHeartbeatGossip (ctx: { registry: ClientRegistry, log: Logger }, from: string, data: Uint8Array): void {
   try {
     const hb = parseHeartbeat(data)
-    if (!ctx.registry.heartbeat(hb.clientId, from, hb.state, hb.round)) ctx.log.debug('heartbeat from unknown client', { client: hb.clientId })
+    if (!ctx.registry.heartbeat(hb.clientId, from, hb.state, hb.round, Date.now(), hb)) ctx.log.debug('heartbeat from unknown client', { client: hb.clientId })
   } catch (err) {
     ctx.log.warn('dropped malformed heartbeat', { peer: from, reason: errorMessage(err) })
   }

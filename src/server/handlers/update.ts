@@ -8,6 +8,8 @@ import { answerUpdate, readUpdate, readUpdateHeader } from '../../control/update
 import type { ClientRegistry } from '../client-registry.js'
 import type { UpdateIntake } from '../update-intake.js'
 import { withinHeaderTime } from './header-time.js'
+import { refusalReason } from '../update-metrics.js'
+import type { UpdateMetrics } from '../update-metrics.js'
 
 export interface UpdateContext {
   registry: ClientRegistry
@@ -19,6 +21,7 @@ export interface UpdateContext {
   weight: (clientId: string) => number
   /** when an update's bytes count as stalled */
   stall: { stallMs: number, minBytesPerS: number }
+  metrics: UpdateMetrics
   log: Logger
   signal: AbortSignal
 }
@@ -35,6 +38,7 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
   const refusal = intake == null ? 'no round is open' : registry.updateRefusal(header.clientId, conn.remotePeer.toString()) ?? intake.refusal(header)
   if (intake == null || refusal !== undefined) {
     log.info('update refused', { client: header.clientId, round: header.round, reason: refusal })
+    ctx.metrics.refuse(registry.get(header.clientId)?.excluded === true ? 'excluded' : 'refused')
     await answerUpdate(lp, { accepted: false, reason: refusal })
     await endStream(stream)
     return
@@ -60,12 +64,14 @@ export async function handleUpdate (ctx: UpdateContext, stream: Stream, conn: Co
     })
   } catch (err) {
     log.warn('update rejected', { client: header.clientId, round: header.round, reason: errorMessage(err) })
+    ctx.metrics.refuse(refusalReason(err))
     // Invalid content counts against the client; a broken stream or a closed round does not.
     if (err instanceof InvalidInputError && err.code !== 'UPDATE_REFUSED') registry.countInvalid(header.clientId, ctx.maxRejectedUpdates, log)
     await answerUpdate(lp, { accepted: false, reason: errorMessage(err) }).catch(() => {})
     await endStream(stream)
     return
   }
+  ctx.metrics.accept('direct')
   log.info('update accepted', { client: header.clientId, round: header.round, samples: header.samples, n: intake.accepted.length })
   await answerUpdate(lp, { accepted: true })
   await endStream(stream)

@@ -93,6 +93,28 @@ test('defaults: the admin API unpublished, the tracker limited to 512 MiB, the p
   assert.is(stack.services['client-01'].deploy.resources, undefined)
 })
 
+test('cluster.metrics: a Prometheus service scrapes tracker, server and every client by service name; off by default', () => {
+  const config = parseConfig({ job: { clients: 3 } })
+  const off = stackFile(config, parseClusterConfig({ hosts: [{ name: 'a', clients: 3 }] }, config), '/k', SERVER) as unknown as { services: Record<string, Service> }
+  assert.is(off.services.prometheus, undefined)
+  assert.is(off.services['client-01'].environment.BTPS_CLIENT_METRICS_PORT, undefined)
+  const on = stackFile(config, parseClusterConfig({ hosts: [{ name: 'a', clients: 1 }, { name: 'b', clients: 2 }], server_host: 'b', metrics: 'yes' }, config), '/k', SERVER) as unknown as { services: Record<string, Service & { entrypoint: string[] }>, volumes: Record<string, unknown> }
+  const prom = on.services.prometheus
+  assert.is(prom.image, 'prom/prometheus:v2.53.0')
+  assert.equal(prom.deploy.placement?.constraints, ['node.hostname == b'], 'beside the server')
+  assert.equal(prom.ports, [{ target: 9090, published: 9090, protocol: 'tcp', mode: 'host' }])
+  const yml = parseYaml(prom.environment.PROMETHEUS_YML) as { scrape_configs: Array<{ job_name: string, static_configs: Array<{ targets: string[] }> }> }
+  assert.equal(Object.fromEntries(yml.scrape_configs.map(j => [j.job_name, j.static_configs[0].targets])), {
+    'bt-ps-tracker': ['tracker:6969'], 'bt-ps-server': ['server:8080'], 'bt-ps-clients': ['client-01:9464', 'client-02:9464', 'client-03:9464']
+  })
+  assert.match(prom.entrypoint.join(' '), /\$\$PROMETHEUS_YML/)
+  assert.ok(on.volumes.prometheus != null, 'its data in a volume')
+  assert.is(on.services.server.environment.BTPS_SERVER_METRICS_PUBLIC, 'yes')
+  for (const c of ['client-01', 'client-02', 'client-03']) assert.is(on.services[c].environment.BTPS_CLIENT_METRICS_PORT, '9464')
+  assert.is(errorOf({ hosts: [{ name: 'a', clients: 2 }], metrics: 'maybe' }), 'cluster.metrics: expected one of yes, no, got "maybe"')
+  assert.is(errorOf({ hosts: [{ name: 'a', clients: 2 }], prometheus_port: 70000 }), 'cluster.prometheus_port: expected a number in [0, 65535], got 70000')
+})
+
 test('docker reads the file as YAML 1.1: every environment value stays a string (job.synthetic_update: "no", not false)', async () => {
   const file = 'configs/single-host.yml'
   const config = await loadConfig({ file })
