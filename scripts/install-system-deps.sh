@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages bt-ps uses beside Node: Mesa's lavapipe Vulkan driver from bookworm-backports (Mesa 25; the
 # bookworm one is too old for Dawn) so the webgpu backend runs without a GPU, aria2 for the BitTorrent
-# interoperability test, prometheus for the metrics test and chromium for the dashboard test. Idempotent; needs root.
+# interoperability test, prometheus for the metrics test, chromium for the dashboard test and zsh to check the zsh
+# completion script. Idempotent; needs root.
 # Skips what is already installed.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ need=()
 command -v aria2c >/dev/null || need+=(aria2)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
+command -v zsh >/dev/null || need+=(zsh)
 dpkg -s libvulkan1 >/dev/null 2>&1 || need+=(libvulkan1)
 mesa=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$mesa" in 2[5-9].*|[3-9][0-9].*) ;; *) need+=(mesa) ;; esac
@@ -36,7 +38,7 @@ for pkg in "${need[@]}"; do
         apt-get install -y -qq mesa-vulkan-drivers >/dev/null
       fi ;;
     # Only the binary is wanted: no service is started (there may be no init system).
-    prometheus|chromium) apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ;;
+    prometheus|chromium|zsh) apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ;;
     *) apt-get install -y -qq "$pkg" >/dev/null ;;
   esac
 done
