@@ -160,4 +160,15 @@ node -e '
 events=$(find "$volume/runs/$JOB" -name 'events.out.tfevents.*' | head -1)
 [ -n "$events" ] && [ -s "$events" ] || { say "no TensorBoard event file under the state volume"; exit 1; }
 say "TensorBoard events: ${events#"$volume"/} ($(stat -c %s "$events") bytes)"
+# The server's metrics and dashboard through the published admin port; the stack's services and tasks as JSON.
+metrics=$(curl -fsS -H "Authorization: Bearer $(cat "$volume/checkpoints/$JOB/admin-token")" "$server/metrics")
+grep -q '^btps_round_finished_total{status="aggregated",role="server"} 2$' <<<"$metrics" || { say "server /metrics does not count 2 aggregated rounds"; exit 1; }
+curl -fsS "$server/" | grep -q '<title>bt-ps dashboard</title>' || { say "the dashboard page is not served at $server/"; exit 1; }
+DOCKER="$cli" node bin/bt-ps.js stack ps --name "$STACK" --json > "$work/ps.json"
+node -e '
+  const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+  const running = p.tasks.filter(t => /^Running/.test(t.CurrentState)).length
+  if (p.services.length !== 5 || running < 5) { console.error(`swarm-e2e: stack ps --json: ${p.services.length} services, ${running} tasks running`); process.exit(1) }
+  console.log(`swarm-e2e: stack ps --json: ${p.services.length} services, ${running} tasks running; /metrics counts 2 aggregated rounds; the dashboard is served`)
+' "$work/ps.json"
 phase "checks"

@@ -13,6 +13,8 @@ export class RoundMetrics {
   private readonly controlBytes: Counter<'direction'>
   private readonly accuracy: Gauge
   private readonly loss: Gauge
+  private readonly ownerFallbacks: Counter
+  private readonly dropped: Counter<'reason'>
 
   constructor (registry: Registry) {
     const registers = [registry]
@@ -28,8 +30,17 @@ export class RoundMetrics {
     this.controlBytes = new Counter({ name: 'btps_server_control_bytes_total', help: 'model and update bytes over libp2p streams (the control plane), by direction: model streams out (transfer: ps, fallbacks), updates and reduced shards in', labelNames: ['direction'], registers })
     this.accuracy = new Gauge({ name: 'btps_round_test_accuracy_ratio', help: 'top-1 test accuracy after the last evaluated round', registers })
     this.loss = new Gauge({ name: 'btps_round_test_loss', help: 'test loss after the last evaluated round', registers })
+    this.ownerFallbacks = new Counter({ name: 'btps_upload_owner_fallbacks_total', help: 'swarm upload: shards fetched from the contributors because their owner failed', registers })
+    this.dropped = new Counter({ name: 'btps_upload_contributors_dropped_total', help: 'swarm upload: contributors dropped after the commit, by reason (missing, invalid), the round committed again without them', labelNames: ['reason'], registers })
+    for (const reason of ['missing', 'invalid']) this.dropped.inc({ reason }, 0)
     for (const status of STATUSES) this.finished.inc({ status }, 0)
     for (const direction of ['sent', 'received']) this.controlBytes.inc({ direction }, 0)
+  }
+
+  /** A swarm-upload gather: owners bypassed, and the kind of each contributor dropped. */
+  gathered (fallbacks: number, dropped: string[]): void {
+    this.ownerFallbacks.inc(fallbacks)
+    for (const reason of dropped) this.dropped.inc({ reason })
   }
 
   /** A finished round; `controlSent`: model bytes that went out over direct streams. */

@@ -246,6 +246,7 @@ export class RoundRunner {
       log.warn('update rejected', { client: d.clientId, round: intake.round, reason: d.reason })
       registry.countInvalid(d.clientId, config.server.maxRejectedUpdates, log)
     }
+    this.p.metrics.gathered(result.fallbacks, result.dropped.map(d => d.kind))
     log.info('aggregate gathered', { round: intake.round, contributors: result.contributors.join(','), ingressMB: (result.ingressBytes / 1e6).toFixed(2), ownersBypassed: result.fallbacks })
     return result
   }

@@ -46,4 +46,36 @@ test('logs follow streams round events as they happen; logs plot and logs export
   }
 })
 
+const noPty = spawnSync('script', ['--version'], { stdio: 'ignore' }).error != null
+if (noPty) console.log('SKIP the terminal test: util-linux `script` is not installed')
+const withPty = noPty ? test.skip : test
+
+withPty('round --wait on a terminal draws a bar per phase; with NO_COLOR, a line per change', async () => {
+  // A ~0.8 MB model through a 2 Mbit/s server link: each round's download takes seconds, long enough to be drawn.
+  const [cluster, close] = await startCluster({ clients: 2, jobFlags: ['--hidden-units', '256', '--server.upload_limit_mbit', '2', '--round-timeout', '120'] })
+  let failed = true
+  try {
+    await until('2 clients online', async () => (await cluster.admin.status()).clients.filter(c => c.online).length === 2 ? true : undefined)
+    // `script` runs the command on a pseudo-terminal, as a person's shell would.
+    const onTty = async (env: NodeJS.ProcessEnv): Promise<string> => {
+      const command = [process.execPath, BT_PS_BIN, 'round', '--server', cluster.adminUrl, '--token-file', cluster.adminTokenFile, '--rounds', '1', '--wait'].map(a => `'${a}'`).join(' ')
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
+      assert.is(r.status, 0, r.stdout + r.stderr)
+      return r.stdout
+    }
+    const bars = await onTty({ NO_COLOR: '', TERM: 'xterm' })
+    assert.match(bars, /model held +[█░]{30} /)
+    assert.match(bars, /updates in +[█░]{30} +\d\/2 updates/)
+    assert.match(bars, /\x1b\[3A/, 'redrawn in place')
+    assert.match(bars, /round 1\/1 done: acc/)
+    const lines = await onTty({ NO_COLOR: '1', TERM: 'xterm' })
+    assert.not.match(lines, /[█░]/)
+    assert.match(lines, /round 2\/2: 2 selected \| downloading \d training \d uploading \d \| updates \d/)
+    assert.match(lines, /round 2\/2 done: acc/)
+    failed = false
+  } finally {
+    await close(failed)
+  }
+})
+
 test.run()
