@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import v8 from 'node:v8'
@@ -157,5 +157,8 @@ test('a million HAVEs on each of 8 connections before the metadata: the leecher\
     }
   })
 })
+
+// The hostile peers' logs go with the run (BTPS_KEEP_TEST_DIRS=1 keeps them, as for the clusters).
+test.after(() => { if (process.env.BTPS_KEEP_TEST_DIRS !== '1') rmSync(dir, { recursive: true, force: true }) })
 
 test.run()
