@@ -6,13 +6,14 @@
  *
  *   npm run bench:distribution -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--server-mbit S]
  *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--piece-kib P] [--train]
+ *                                 [--tcp-cc NAME]   (the hosts' TCP congestion control: cubic by default, 'system': this machine's)
  *
  * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { namespacesUnavailable } from '../src/bench/netns.js'
+import { DEFAULT_CONGESTION_CONTROL, congestionControlUnavailable, namespacesUnavailable } from '../src/bench/netns.js'
 import type { EmulatedNetwork } from '../src/bench/netns.js'
 import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
 import { coreCount } from '../src/bench/cpu.js'
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     name: { type: 'string' },
     prefix: { type: 'string', default: `btps${process.pid}` },
+    'tcp-cc': { type: 'string', default: DEFAULT_CONGESTION_CONTROL },
     train: { type: 'boolean', default: false },
     'piece-kib': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false }
@@ -64,6 +66,9 @@ const serverMbit = values['server-mbit'] === undefined ? linkMbit : num('server-
 const repeat = Math.round(num('repeat', values.repeat, 1, 100))
 const modes = values.modes.split(',').map(m => m.trim()) as Mode[]
 for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) fail(`--modes: unknown mode ${JSON.stringify(m)} (bt, ps, http)`)
+const congestionControl = values['tcp-cc']
+const noCongestionControl = congestionControlUnavailable(congestionControl)
+if (noCongestionControl !== undefined) fail(`--tcp-cc: ${noCongestionControl}`)
 const unavailable = namespacesUnavailable()
 if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
 
@@ -127,9 +132,9 @@ async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: Em
 
 async function main (): Promise<RunResult[]> {
   const results: RunResult[] = []
-  log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores`)
+  log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores, TCP ${congestionControl}`)
   for (const n of clientCounts) {
-    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit)
+    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit, congestionControl)
     const { clients } = hosts
     log(`N = ${n}: ${network.hosts.length} hosts in namespaces ${values.prefix}-*`)
     for (const mode of modes) {
@@ -181,7 +186,7 @@ function chart (results: RunResult[]): string {
 try {
   const results = await main()
   const text = table(results)
-  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('distribution'), jsonFile: values.json, json: { machine: { cores: coreCount() }, results }, svg: chart(results), table: text })
+  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('distribution'), jsonFile: values.json, json: { machine: { cores: coreCount(), tcpCongestionControl: congestionControl }, results }, svg: chart(results), table: text })
   console.log(text)
   console.log(`\nwrote ${files.jsonFile}, ${files.svgFile}`)
 } catch (err) {

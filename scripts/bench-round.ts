@@ -12,7 +12,7 @@ import { directUploadBound, distributionBounds, mbitToBytesPerS, uploadBound } f
 import { coreCount } from '../src/bench/cpu.js'
 import { BenchSession, median } from '../src/bench/emulated-job.js'
 import type { ClusterHosts } from '../src/bench/emulated-job.js'
-import { namespacesUnavailable } from '../src/bench/netns.js'
+import { DEFAULT_CONGESTION_CONTROL, congestionControlUnavailable, namespacesUnavailable } from '../src/bench/netns.js'
 import type { EmulatedNetwork } from '../src/bench/netns.js'
 import { timestampedName, writeResultFiles } from '../src/bench/result-files.js'
 import { lineChart } from '../src/bench/svg-chart.js'
@@ -20,7 +20,7 @@ import { renderTable } from '../src/cli/table.js'
 
 const USAGE = `usage: npm run bench:round -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--upload direct,swarm]
                               [--compute-s C] [--repeat R] [--json FILE] [--out DIR] [--name NAME]
-                              [--server-mbit S] [--piece-kib P] [--prefix P]
+                              [--server-mbit S] [--piece-kib P] [--prefix P] [--tcp-cc NAME]
 
 Runs rounds of a distribution job with synthetic updates (--job.task distribute --job.synthetic_update yes) on an
 emulated cluster of N clients, for each N and each upload mode, and compares the phases with their lower bounds:
@@ -42,6 +42,7 @@ Writes <out>/<name>.json, .txt (the table) and .svg. Needs root (network namespa
   --name NAME          output file names (default round-<time>)
   --piece-kib P        swarm piece size (default 0: chosen from the model size)
   --prefix P           namespace name prefix (default btps<pid>)
+  --tcp-cc NAME        the hosts' TCP congestion control (default cubic, Linux's default; 'system': this machine's)
 Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.`
 
 type Upload = 'direct' | 'swarm'
@@ -103,6 +104,7 @@ try {
       out: { type: 'string', default: 'bench/results' },
       name: { type: 'string' },
       prefix: { type: 'string', default: `btps${process.pid}` },
+      'tcp-cc': { type: 'string', default: DEFAULT_CONGESTION_CONTROL },
       'piece-kib': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false }
     }
@@ -121,6 +123,9 @@ const repeat = Math.round(num('repeat', values.repeat, 1, 100))
 const pieceKib = String(Math.round(num('piece-kib', values['piece-kib'], 0, 65536)))
 const uploads = values.upload.split(',').map(m => m.trim()) as Upload[]
 for (const m of uploads) if (!UPLOADS.includes(m)) fail(`--upload: unknown mode ${JSON.stringify(m)} (direct, swarm)`)
+const congestionControl = values['tcp-cc']
+const noCongestionControl = congestionControlUnavailable(congestionControl)
+if (noCongestionControl !== undefined) fail(`--tcp-cc: ${noCongestionControl}`)
 const unavailable = namespacesUnavailable()
 if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
 
@@ -197,9 +202,9 @@ async function runMode (upload: Upload, hosts: ClusterHosts, net: EmulatedNetwor
 
 async function main (): Promise<Row[]> {
   const rows: Row[] = []
-  log(`bench:round: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), upload ${uploads.join(',')}, compute ${computeS} s, ${repeat} round(s) each, ${coreCount()} cores`)
+  log(`bench:round: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), upload ${uploads.join(',')}, compute ${computeS} s, ${repeat} round(s) each, ${coreCount()} cores, TCP ${congestionControl}`)
   for (const n of clientCounts) {
-    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit)
+    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit, congestionControl)
     log(`N = ${n}: ${network.hosts.length} hosts in namespaces ${values.prefix}-*`)
     for (const upload of uploads) {
       const logDir = join(session.work, `${upload}-${n}`)
@@ -250,7 +255,7 @@ function chart (rows: Row[]): string {
 try {
   const rows = await main()
   const text = table(rows)
-  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('round'), jsonFile: values.json, json: { machine: { cores: coreCount() }, results: rows }, svg: chart(rows), table: text })
+  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('round'), jsonFile: values.json, json: { machine: { cores: coreCount(), tcpCongestionControl: congestionControl }, results: rows }, svg: chart(rows), table: text })
   console.log(text)
   console.log(`\nwrote ${files.jsonFile}, ${files.tableFile}, ${files.svgFile}`)
 } catch (err) {

@@ -88,10 +88,10 @@ export class BenchSession {
 
   /**
    * A namespace per host (tracker uncapped, server at `serverMbit`, N clients at `linkMbit`, both ways), removed by
-   * closeCluster() or cleanup().
+   * closeCluster() or cleanup(). The hosts use TCP congestion control `congestionControl` ('system': the machine's).
    */
-  openCluster (prefix: string, clients: number, linkMbit: number, serverMbit: number): { network: EmulatedNetwork, hosts: ClusterHosts } {
-    const network = new EmulatedNetwork(prefix)
+  openCluster (prefix: string, clients: number, linkMbit: number, serverMbit: number, congestionControl: string): { network: EmulatedNetwork, hosts: ClusterHosts } {
+    const network = new EmulatedNetwork(prefix, congestionControl)
     this.network = network
     network.start()
     const tracker = network.addHost('tracker', 0, 0)

@@ -1,7 +1,11 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { BtpsError } from '../errors.js'
 
 export interface EmulatedHost { name: string, namespace: string, address: string, upMbit: number, downMbit: number }
+
+/** The TCP congestion control the emulated hosts use: Linux's default unless asked otherwise ('system': the machine's). */
+export const DEFAULT_CONGESTION_CONTROL = 'cubic'
 
 const SUBNET = '10.213.0'
 
@@ -13,6 +17,18 @@ function tbf (ns: string, dev: string, mbit: number): void {
   // A token bucket per direction; the burst is ~10 ms of traffic (at least 32 KiB) so short bursts do not beat the rate.
   const burst = Math.max(32 * 1024, Math.round(mbit * 1e6 / 8 * 0.01))
   ip(['netns', 'exec', ns, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', String(burst), 'latency', '20ms'])
+}
+
+/** Why `name` cannot be the emulated hosts' congestion control here, or undefined when it can. */
+export function congestionControlUnavailable (name: string): string | undefined {
+  if (name === 'system') return undefined
+  let available: string[]
+  try {
+    available = readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/)
+  } catch {
+    return 'this kernel does not list its TCP congestion controls'
+  }
+  return available.includes(name) ? undefined : `TCP congestion control ${JSON.stringify(name)} is not available here (${available.join(', ')})`
 }
 
 /** Whether this process may create network namespaces (root, iproute2, tc with tbf). The reason when not. */
@@ -34,14 +50,20 @@ export function namespacesUnavailable (): string | undefined {
  * Emulated hosts on one machine: one network namespace per host, each with one veth link to a bridge that lives
  * in a namespace of its own (nothing touches the machine's own network). Every link is capped with tbf in both
  * directions: the host's upload on its side, its download on the bridge side.
+ *
+ * Every host's route to the others names a TCP congestion control (cubic unless told otherwise), so that the links
+ * behave like Linux hosts' by default whatever this machine's own default is: BBR v1 (some machines' default) keeps
+ * overrunning these shallow queues when many flows share a link, and retransmits eat the links' capacity.
  */
 export class EmulatedNetwork {
   readonly prefix: string
   readonly hosts: EmulatedHost[] = []
   private readonly namespaces: string[] = []
+  private readonly congestionControl: string
 
-  constructor (prefix = `btps${process.pid}`) {
+  constructor (prefix = `btps${process.pid}`, congestionControl = DEFAULT_CONGESTION_CONTROL) {
     this.prefix = prefix
+    this.congestionControl = congestionControl
   }
 
   private get bridgeNs (): string { return `${this.prefix}-net` }
@@ -71,6 +93,8 @@ export class EmulatedNetwork {
     ip([...inHost, 'ip', 'addr', 'add', `${SUBNET}.${n}/24`, 'dev', 'eth0'])
     ip([...inHost, 'ip', 'link', 'set', 'eth0', 'up'])
     ip([...inHost, 'ip', 'link', 'set', 'lo', 'up'])
+    // A route attribute rather than the namespace's sysctl, which containers often may not write.
+    if (this.congestionControl !== 'system') ip([...inHost, 'ip', 'route', 'replace', `${SUBNET}.0/24`, 'dev', 'eth0', 'proto', 'kernel', 'scope', 'link', 'src', `${SUBNET}.${n}`, 'congctl', this.congestionControl])
     if (upMbit > 0) tbf(ns, 'eth0', upMbit)
     if (downMbit > 0) tbf(this.bridgeNs, `v${n}`, downMbit)
     const host = { name, namespace: ns, address: `${SUBNET}.${n}`, upMbit, downMbit }
