@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages bt-ps uses beside Node: Mesa's lavapipe Vulkan driver from bookworm-backports (Mesa 25; the
-# bookworm one is too old for Dawn) so the webgpu backend runs without a GPU, aria2 for the BitTorrent
-# interoperability test, prometheus for the metrics test, chromium for the dashboard test and zsh to check the zsh
-# completion script. Idempotent; needs root.
+# bookworm one is too old for Dawn) so the webgpu backend runs without a GPU; aria2, libtorrent's Python binding and
+# transmission-cli for the BitTorrent interoperability test and opentracker for the test that uses it as the
+# tracker; prometheus for the metrics test, chromium for the dashboard test and zsh to check the zsh completion
+# script. Idempotent; needs root.
 # Skips what is already installed.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ if [ "$(id -u)" != 0 ]; then echo "install-system-deps: run as root" >&2; exit 1
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v aria2c >/dev/null || need+=(aria2)
+command -v transmission-cli >/dev/null || need+=(transmission-cli)
+command -v opentracker >/dev/null || need+=(opentracker)
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v zsh >/dev/null || need+=(zsh)
@@ -38,7 +42,7 @@ for pkg in "${need[@]}"; do
         apt-get install -y -qq mesa-vulkan-drivers >/dev/null
       fi ;;
     # Only the binary is wanted: no service is started (there may be no init system).
-    prometheus|chromium|zsh) apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ;;
+    prometheus|chromium|zsh|transmission-cli|opentracker|python3-libtorrent) apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ;;
     *) apt-get install -y -qq "$pkg" >/dev/null ;;
   esac
 done

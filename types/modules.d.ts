@@ -19,6 +19,8 @@ declare module 'bittorrent-tracker' {
     start: () => void
     complete: () => void
     stop: () => void
+    /** announces now, without an event (a regular re-announce) */
+    update: () => void
     destroy: (cb?: () => void) => void
   }
 }

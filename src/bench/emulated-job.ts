@@ -18,6 +18,12 @@ import type { EmulatedHost } from './netns.js'
 
 export interface ClusterHosts { tracker: EmulatedHost, server: EmulatedHost, clients: EmulatedHost[] }
 
+/** A job's hosts all on this machine's loopback, links uncapped (for startJob without a network). */
+export function loopbackHosts (clients: number): ClusterHosts {
+  const host = (name: string): EmulatedHost => ({ name, namespace: '', address: '127.0.0.1', upMbit: 0, downMbit: 0 })
+  return { tracker: host('tracker'), server: host('server'), clients: Array.from({ length: clients }, (_v, i) => host(`client-${i + 1}`)) }
+}
+
 export interface Measured<T> {
   value: T
   /** CPU seconds (user + system) of each process over the window. */
@@ -133,23 +139,25 @@ export class BenchSession {
 
   /**
    * Starts a tracker, a server and one client per client host, each in its namespace with `jobFlags` (the same
-   * job for all), logs in `logDir`; resolves when all are ready.
+   * job for all), logs in `logDir`; resolves when all are ready. Without `net`, every host is this machine's
+   * loopback (hosts from loopbackHosts()).
    */
-  async startJob (hosts: ClusterHosts, net: EmulatedNetwork, logDir: string, jobFlags: string[]): Promise<BenchJob> {
-    const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: net.wrap(hosts.tracker) })
+  async startJob (hosts: ClusterHosts, net: EmulatedNetwork | undefined, logDir: string, jobFlags: string[]): Promise<BenchJob> {
+    const wrap = (h: EmulatedHost): string[] => net?.wrap(h) ?? []
+    const tracker = startRole('tracker', ['tracker', '--host', hosts.tracker.address, '--port', '6969', '--announce-interval', '1'], join(logDir, 'tracker.log'), { wrap: wrap(hosts.tracker) })
     this.started(tracker)
     await tracker.ready
     const trackerUrl = `udp://${hosts.tracker.address}:6969`
-    const server = startRole('server', ['server', ...jobFlags, '--tracker', trackerUrl, '--host', hosts.server.address, '--p2p-port', '7000', '--admin-host', '127.0.0.1', '--admin-port', '8080', '--runs-dir', join(logDir, 'runs'), '--checkpoint-dir', join(logDir, 'ckpt')], join(logDir, 'server.log'), { wrap: net.wrap(hosts.server) })
+    const server = startRole('server', ['server', ...jobFlags, '--tracker', trackerUrl, '--host', hosts.server.address, '--p2p-port', '7000', '--admin-host', '127.0.0.1', '--admin-port', '8080', '--runs-dir', join(logDir, 'runs'), '--checkpoint-dir', join(logDir, 'ckpt')], join(logDir, 'server.log'), { wrap: wrap(hosts.server) })
     this.started(server)
     const tokenFile = String((await server.ready).adminTokenFile)
-    const clients = hosts.clients.map((h, i) => startRole(`client-${i + 1}`, ['client', ...jobFlags, '--tracker', trackerUrl, '--server', `${hosts.server.address}:7000`, '--host', h.address, '--id', `client-${i + 1}`], join(logDir, `client-${i + 1}.log`), { wrap: net.wrap(h) }))
+    const clients = hosts.clients.map((h, i) => startRole(`client-${i + 1}`, ['client', ...jobFlags, '--tracker', trackerUrl, '--server', `${hosts.server.address}:7000`, '--host', h.address, '--id', `client-${i + 1}`], join(logDir, `client-${i + 1}.log`), { wrap: wrap(h) }))
     this.started(...clients)
     await Promise.all(clients.map(async c => await c.ready))
     const cli = async (args: string[]): Promise<string> => {
-      const [cmd, ...pre] = net.wrap(hosts.server)
+      const [cmd, ...pre] = [...wrap(hosts.server), process.execPath]
       try {
-        return (await execFileAsync(cmd, [...pre, process.execPath, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, signal: this.cliCalls.signal })).stdout
+        return (await execFileAsync(cmd, [...pre, BT_PS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, signal: this.cliCalls.signal })).stdout
       } catch (err) {
         const e = err as { stderr?: string, stdout?: string }
         throw new Error(`bt-ps ${args[0]} failed: ${e.stderr ?? ''}${e.stdout ?? String(err)}`)

@@ -1,3 +1,4 @@
+import { readEvents } from '../dashboard/event-stream.js'
 import { readSecretFile } from '../secret-file.js'
 import { BtpsError, InvalidInputError, errorMessage } from '../errors.js'
 import type { StatusView } from '../server/admin-api.js'
@@ -51,22 +52,8 @@ export class AdminClient {
       throw new BtpsError('SERVER_ERROR', `${this.base}/api/events: HTTP ${res.status}: ${body.error ?? 'no reason given'}`)
     }
     onOpen?.()
-    const decoder = new TextDecoder()
-    let buffered = ''
     try {
-      const reader = res.body.getReader()
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        buffered += decoder.decode(value, { stream: true })
-        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-          const block = buffered.slice(0, end)
-          buffered = buffered.slice(end + 2)
-          const type = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
-          const data = block.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n')
-          if (data !== '') onEvent(type, JSON.parse(data))
-        }
-      }
+      await readEvents(res.body, (type, data) => { onEvent(type, JSON.parse(data)) })
     } catch (err) {
       if (!signal.aborted) throw new BtpsError('SERVER_UNREACHABLE', `lost the server's event stream at ${this.base}: ${errorMessage(err)}`)
     }

@@ -13,6 +13,7 @@ import type { LoginResponse } from '../control/login.js'
 import type { RoundMessage } from '../control/round.js'
 import type { ClientState } from '../control/status.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
+import { magnetInfoHash } from '../swarm/metainfo.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
 import { loadMnist, subset } from '../training/mnist.js'
@@ -158,7 +159,7 @@ export class ClientPeer {
     if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
     this.lastRound = m.round
     this.task?.controller.abort()
-    const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(m.magnet ?? '')?.[1]?.toLowerCase()
+    const infoHash = magnetInfoHash(m.magnet)
     this.roundSwarm = infoHash != null ? { infoHash, bytes: m.bytes, held: 0, uploaded: 0 } : undefined
     const uploads = this.uploads!
     // Shards may arrive from faster clients before this one even holds the model.

@@ -21,6 +21,7 @@ import type { RoundAnnouncement } from '../control/round.js'
 import type { ClientState } from '../control/status.js'
 import { UPDATE_PROTOCOL, sendUpdate } from '../control/update.js'
 import type { SwarmPeer } from '../swarm/swarm-peer.js'
+import { magnetInfoHash } from '../swarm/metainfo.js'
 import type { Backend } from '../training/backend.js'
 import type { Dataset } from '../training/mnist.js'
 import { trainLocal } from '../training/trainer.js'
@@ -82,7 +83,7 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
   } else {
     bytes = await fetchDirect(ctx, ann, signal)
   }
-  const infoHash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(ann.magnet ?? '')?.[1]?.toLowerCase()
+  const infoHash = magnetInfoHash(ann.magnet)
   try {
     const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers }
     const { header } = parseModelHeader(bytes)

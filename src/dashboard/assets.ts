@@ -10,6 +10,7 @@ const uplotDist = join(dirname(createRequire(import.meta.url).resolve('uplot/pac
 const FILES: Record<string, { path: string, type: string }> = {
   '/': { path: join(here, 'page.html'), type: 'text/html; charset=utf-8' },
   '/dashboard/dashboard.js': { path: join(here, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/event-stream.js': { path: join(here, 'event-stream.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/dashboard.css': { path: join(here, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   '/dashboard/uPlot.iife.min.js': { path: join(uplotDist, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/uPlot.min.css': { path: join(uplotDist, 'uPlot.min.css'), type: 'text/css; charset=utf-8' }

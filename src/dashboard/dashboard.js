@@ -1,5 +1,7 @@
 // The live dashboard: the admin token is asked for once and kept in this tab (sessionStorage); every request
 // carries it in a header, never in a URL. Status and round events arrive as server-sent events over fetch.
+import { readEvents } from './event-stream.js'
+
 const $ = (id) => document.getElementById(id)
 const TOKEN_KEY = 'bt-ps admin token'
 let token = sessionStorage.getItem(TOKEN_KEY)
@@ -50,21 +52,7 @@ async function follow () {
       const res = await api('/api/events')
       $('conn').textContent = 'live'
       $('conn').className = 'conn live'
-      const reader = res.body.getReader()
-      const decoder = new TextDecoder()
-      let buffered = ''
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        buffered += decoder.decode(value, { stream: true })
-        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-          const block = buffered.slice(0, end)
-          buffered = buffered.slice(end + 2)
-          const type = /^event: (.*)$/m.exec(block)?.[1]
-          const data = block.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n')
-          if (type === 'status' && data !== '') render(JSON.parse(data))
-        }
-      }
+      await readEvents(res.body, (type, data) => { if (type === 'status') render(JSON.parse(data)) })
     } catch (err) {
       if (/refused this token/.test(err.message)) { showLogin(err.message); return }
     }

@@ -28,3 +28,18 @@ export async function sendMetrics (registry: Registry, res: ServerResponse): Pro
     res.destroy(err instanceof Error ? err : new Error(String(err)))
   }
 }
+
+/**
+ * `read` once per scrape: gauges that report parts of one snapshot call the returned function from their collect(),
+ * and only the first call of a scrape reads (a scrape runs every collect() before it next yields to I/O).
+ */
+export function perScrape<T> (read: () => T): () => T {
+  let snapshot: { value: T } | undefined
+  return () => {
+    if (snapshot == null) {
+      snapshot = { value: read() }
+      setImmediate(() => { snapshot = undefined })
+    }
+    return snapshot.value
+  }
+}

@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
+import { perScrape } from '../prometheus/registry.js'
 
 export interface ClientCounts { known: number, online: number, selected: number, excluded: number }
 
@@ -7,8 +8,9 @@ export interface ClientCounts { known: number, online: number, selected: number,
 export class ClientMetrics {
   constructor (registry: Registry, counts: () => ClientCounts) {
     const registers = [registry]
+    const snapshot = perScrape(counts)
     const gauge = (key: keyof ClientCounts, help: string): void => {
-      new Gauge({ name: `btps_clients_${key}`, help, registers, collect () { this.set(counts()[key]) } })
+      new Gauge({ name: `btps_clients_${key}`, help, registers, collect () { this.set(snapshot()[key]) } })
     }
     gauge('known', 'clients that have logged in since the job began')
     gauge('online', 'clients heard from recently')

@@ -74,3 +74,13 @@ export function parseMagnet (uri: string): { infoHash: string, name?: string, tr
   if (xt == null) return bad('magnet.xt', 'expected urn:btih:<40 hex digits>')
   return { infoHash: xt.toLowerCase(), name: params.get('dn') ?? undefined, trackers: params.getAll('tr') }
 }
+
+/** The info hash of a round's magnet link; undefined when there is none or it is not one bt-ps can read. */
+export function magnetInfoHash (uri: string | undefined): string | undefined {
+  if (uri == null) return undefined
+  try {
+    return parseMagnet(uri).infoHash
+  } catch {
+    return undefined
+  }
+}

@@ -1,35 +1,55 @@
-interface PeerOffers { has: Uint8Array, offered: Set<number> }
+interface PeerOffers {
+  has: Uint8Array
+  /** shown and not all sent yet: these fill the window */
+  offered: Set<number>
+  /** shown pieces whose every byte has gone out to the peer, with no HAVE back yet */
+  given: Set<number>
+  /** bytes of each offered piece sent so far, by block offset (a block asked for twice counts once) */
+  sending: Map<number, Map<number, number>>
+  /** pieces shown at a time */
+  window: number
+}
+
+export interface SeedWindows {
+  /** pieces shown at a time to a bt-ps peer, which asks for a shown piece within a round trip */
+  pieces: number
+  /**
+   * pieces shown at a time to a standard client: some ask for pieces only on a timer (Transmission every ~500 ms),
+   * so a couple of pieces per period would starve them
+   */
+  widePieces: number
+}
 
 /**
  * Super-seeding for the server (in the spirit of BEP 16): instead of a full bitfield, each peer is shown a few
  * pieces at a time (HAVE messages), always those the fewest peers hold or have been shown. While some piece was
  * never handed out, every piece the server uploads is a new one, so its uplink carries about one copy of the model
- * and the clients pass pieces on among themselves. A peer that gets a shown piece (from the server or anyone)
- * announces it with HAVE, which frees the slot for the next one. Standard clients need nothing special: they
- * request what they are shown.
+ * and the clients pass pieces on among themselves. A piece leaves a peer's window once its last byte has gone out
+ * to that peer (or the peer announced it, from wherever it came), so a peer that sends HAVEs late or never is not
+ * held back. Standard clients need nothing special: they request what they are shown, and are shown more at a time.
  */
 export class SeedOffers<P> {
   /** peers that hold or were shown each piece */
   private readonly holders: Uint16Array
   private readonly peers = new Map<P, PeerOffers>()
-  private readonly window: number
+  private readonly windows: SeedWindows
   private cursor = 0
 
-  /** `window`: pieces shown to one peer and not yet held by it. */
-  constructor (pieceCount: number, window: number) {
+  constructor (pieceCount: number, windows: SeedWindows) {
     this.holders = new Uint16Array(pieceCount)
-    this.window = Math.max(1, window)
+    this.windows = { pieces: Math.max(1, windows.pieces), widePieces: Math.max(1, windows.pieces, windows.widePieces) }
   }
 
-  addPeer (peer: P): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set() })
+  /** `wide`: a standard client, shown `widePieces` at a time. */
+  addPeer (peer: P, wide = false): void {
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), window: wide ? this.windows.widePieces : this.windows.pieces })
   }
 
   removePeer (peer: P): void {
     const s = this.peers.get(peer)
     if (s == null) return
     this.peers.delete(peer)
-    for (let i = 0; i < s.has.length; i++) if (s.has[i] === 1 || s.offered.has(i)) this.holders[i]--
+    for (let i = 0; i < s.has.length; i++) if (s.has[i] === 1 || s.offered.has(i) || s.given.has(i)) this.holders[i]--
   }
 
   /** The peer announced it holds `index` (HAVE or bitfield). */
@@ -37,26 +57,48 @@ export class SeedOffers<P> {
     const s = this.peers.get(peer)
     if (s == null || s.has[index] === 1) return
     s.has[index] = 1
-    if (!s.offered.delete(index)) this.holders[index]++
+    s.sending.delete(index)
+    const shown = s.offered.delete(index) || s.given.delete(index)
+    if (!shown) this.holders[index]++
+  }
+
+  /**
+   * `length` bytes at `begin` of shown piece `index` (of `pieceBytes`) went out to `peer`. Once the whole piece
+   * has, its slot goes to the next piece: what to show the peer now (as next()).
+   */
+  sent (peer: P, index: number, begin: number, length: number, pieceBytes: number): number[] {
+    const s = this.peers.get(peer)
+    if (s == null || !s.offered.has(index)) return []
+    let blocks = s.sending.get(index)
+    if (blocks == null) s.sending.set(index, blocks = new Map())
+    blocks.set(begin, length)
+    let total = 0
+    for (const n of blocks.values()) total += n
+    if (total < pieceBytes) return []
+    s.sending.delete(index)
+    s.offered.delete(index)
+    s.given.add(index)
+    return this.next(peer)
   }
 
   /** Whether `index` is shown to `peer` now (a request for any other piece is not served). */
   isOffered (peer: P, index: number): boolean {
-    return this.peers.get(peer)?.offered.has(index) ?? false
+    const s = this.peers.get(peer)
+    return s != null && (s.offered.has(index) || s.given.has(index))
   }
 
-  /** Pieces to show `peer` now so that it has `window` shown pieces it does not hold yet. */
+  /** Pieces to show `peer` now so that its window of shown pieces, not yet all sent to it, is full. */
   next (peer: P): number[] {
     const s = this.peers.get(peer)
     if (s == null) return []
     const out: number[] = []
     const n = this.holders.length
-    while (s.offered.size < this.window) {
+    while (s.offered.size < s.window) {
       // The least-held piece this peer lacks, scanning from a moving cursor so equal pieces go out in turn.
       let best = -1
       for (let k = 0; k < n; k++) {
         const i = (this.cursor + k) % n
-        if (s.has[i] === 1 || s.offered.has(i)) continue
+        if (s.has[i] === 1 || s.offered.has(i) || s.given.has(i)) continue
         if (best < 0 || this.holders[i] < this.holders[best]) { best = i; if (this.holders[i] === 0) break }
       }
       if (best < 0) break

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { BtpsError, errorMessage } from '../errors.js'
@@ -8,6 +8,7 @@ import { RateLimiter } from '../net/rate-limiter.js'
 import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.js'
 import { choosePieceLength } from './piece-length.js'
 import { SwarmTorrent } from './swarm-torrent.js'
+import { newPeerId } from './peer-id.js'
 import { readHandshake } from './wire.js'
 import { SwarmMetrics } from './swarm-metrics.js'
 
@@ -34,8 +35,8 @@ const MAX_CONNECTIONS_PER_ADDRESS = 8
  * from everyone in the swarm, verifying every piece and banning a peer whose piece fails.
  */
 export class SwarmPeer {
-  /** 20 bytes, hex: "-BP0100-" and 12 random bytes */
-  readonly peerId = Buffer.concat([Buffer.from('-BP0100-'), randomBytes(12)]).toString('hex')
+  /** 20 bytes, hex */
+  readonly peerId = newPeerId()
   private server?: Server
   private readonly torrents = new Map<string, SwarmTorrent>()
   private readonly sockets = new Set<Socket>()

@@ -8,6 +8,7 @@ import { MAX_INFO_BYTES, parseInfo, pieceSize, sha1 } from './metainfo.js'
 import type { Metainfo } from './metainfo.js'
 import { PiecePicker, blockKey, splitKey } from './piece-picker.js'
 import { SeedOffers } from './seed-offers.js'
+import { isBtpsPeerId } from './peer-id.js'
 import { UnchokeSlots } from './unchoke-slots.js'
 import { isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
@@ -33,6 +34,14 @@ const SNUB_MS = 8000
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Pieces the server shows each peer at a time: two keep its uplink busy; more only let second copies out early. */
 const SUPER_SEED_WINDOW = 2
+/** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer), at least SUPER_SEED_WINDOW pieces. */
+const SUPER_SEED_WIDE_BYTES = 8 * 1024 * 1024
+/**
+ * A torrent still downloading, or never answered, announces again after this long without an answer from the
+ * tracker, whatever interval the tracker asked for: a round lives minutes, and trackers such as opentracker ask
+ * for 30 minutes (and refuse a torrent until it is on their whitelist).
+ */
+const REANNOUNCE_MS = 5000
 
 interface PeerState {
   wire: PeerWire
@@ -107,6 +116,9 @@ export class SwarmTorrent {
   private readonly addrPeer = new Map<string, string>()
   private fetch?: { from: PeerState, assembly: MetadataAssembly, at: number }
   private tracker?: TrackerClient
+  /** when the tracker last answered an announce (undefined: never), and when we last asked it */
+  private answeredAt: number | undefined
+  private announcedAt = performance.now()
   private tick?: NodeJS.Timeout
   private ticks = 0
   private readonly controller = new AbortController()
@@ -138,6 +150,7 @@ export class SwarmTorrent {
       port: this.init.port,
       getAnnounceOpts: () => ({ uploaded: this.uploaded, downloaded: this.downloaded, left: this.left(), numwant: MAX_PEERS })
     })
+    tracker.on('update', () => { this.answeredAt = performance.now() })
     tracker.on('peer', (addr: unknown) => { if (typeof addr === 'string') this.dial(addr) })
     tracker.on('warning', (err: unknown) => { this.log.debug('tracker warning', { err: String(err) }) })
     tracker.on('error', (err: unknown) => { this.log.warn('tracker error', { err: String(err) }) })
@@ -249,7 +262,7 @@ export class SwarmTorrent {
       for (let bit = 0; bit < 8; bit++) if ((haves[byte] & (0x80 >> bit)) !== 0) this.onHave(ps, byte * 8 + bit)
     }
     if (this.offers != null) {
-      this.offers.addPeer(ps)
+      this.offers.addPeer(ps, !isBtpsPeerId(ps.peerId))
       this.showOffers(ps)
     } else if (picker.haveCount > 0) {
       const bits = Buffer.alloc(Math.ceil(meta.pieceCount / 8))
@@ -361,6 +374,7 @@ export class SwarmTorrent {
         await this.init.limiter?.take(r.length, this.controller.signal)
         const at = r.index * this.meta!.pieceLength + r.begin
         wire.sendPiece(r.index, r.begin, this.store!.subarray(at, at + r.length))
+        for (const i of this.offers?.sent(ps, r.index, r.begin, r.length, pieceSize(this.meta!, r.index)) ?? []) wire.sendInts(MSG.have, i)
         this.uploaded += r.length
         this.init.metrics.sent(r.length)
         this.slots.sent(ps, r.length)
@@ -513,7 +527,7 @@ export class SwarmTorrent {
     this.store = bytes ?? new Uint8Array(meta.length)
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
-    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, SUPER_SEED_WINDOW)
+    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
     for (const ps of this.peers.values()) {
       try { this.greet(ps) } catch (err) { ps.wire.close(errorMessage(err)) }
     }
@@ -542,6 +556,10 @@ export class SwarmTorrent {
       }
     }
     if (this.ticks % (ROTATE_MS / 1000) === 0) this.slots.rotate(now, ROTATE_MS)
+    if (this.tracker != null && (!this.complete || this.answeredAt == null) && now - Math.max(this.answeredAt ?? 0, this.announcedAt) > REANNOUNCE_MS) {
+      this.announcedAt = now
+      this.tracker.update()
+    }
     if (this.fetch != null && now - this.fetch.at > 5000) { this.fetch.from.metadataSize = undefined; this.fetch = undefined; this.fetchMetadata() }
   }
 

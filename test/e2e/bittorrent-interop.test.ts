@@ -1,48 +1,179 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, spawnSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort, startCluster, until } from './cluster.js'
-import { parseModel } from '../../src/model/serialize.js'
+import type { Cluster } from './cluster.js'
+import { parseModelHeader } from '../../src/model/serialize.js'
+import { renderTable } from '../../src/cli/table.js'
 
-const aria2 = spawnSync('aria2c', ['--version']).status === 0
-if (!aria2) console.log('SKIP BitTorrent interop: aria2c is not installed (scripts/install-system-deps.sh installs Debian\'s aria2)')
+// Standard BitTorrent clients fetch a live round's model from the server alone: the one bt-ps client holds the
+// model, then is stopped (SIGSTOP) while it "trains", so it neither serves pieces nor ends the round. The server's
+// upload is capped. Each client's transfer (the server's sent-bytes counter, sampled every 100 ms, from its first
+// rise to its last) is reported against the cap, beside the client's whole run (start, metadata, tracker, transfer).
+// DHT, local discovery and port mapping are off in every client, so no traffic leaves the machine.
+const CAP_MBIT = 80
+const MODEL_MIB = 16
+const PYTHON = '/usr/bin/python3'
+const LIBTORRENT_FETCH = join(import.meta.dirname, '..', 'support', 'libtorrent-fetch.py')
 
-// One client training many local epochs keeps round 1 open while aria2c joins its swarm.
-const maybe = aria2 ? test : test.skip
+interface Fetch { seconds: number, file: string }
+interface StandardClient { name: string, missing?: string, fetch: (magnet: string, out: string) => Promise<Fetch> }
 
-maybe('a standard BitTorrent client (aria2c) downloads a round\'s model from the swarm, bytes identical', async () => {
-  const [cluster, close] = await startCluster({ clients: 1, jobFlags: ['--local-epochs', '60', '--round-timeout', '300'] })
-  const out = mkdtempSync(join(tmpdir(), 'btps-aria2-'))
-  let ok = false
-  try {
-    await until('client online', async () => (await cluster.admin.status()).clients.some(c => c.online) ? true : undefined)
-    await cluster.admin.startRounds(1)
-    const current = await until('round 1 magnet', async () => { const c = (await cluster.admin.status()).current; return c?.magnet != null ? c : undefined })
-    assert.match(current.magnet ?? '', /tr=udp%3A%2F%2F127\.0\.0\.1/)
-    const child = spawn('aria2c', ['--dir', out, '--seed-time=0', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
-      // aria2 speaks UDP trackers only with its DHT on; it is given the same tracker's HTTP announce URL instead.
-      `--bt-tracker=${cluster.trackerHttp}`, '--bt-exclude-tracker=*', '--bt-stop-timeout=60', '--summary-interval=0', '--console-log-level=warn', `--listen-port=${await freePort()}`, current.magnet ?? ''], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
-    const code = await new Promise<number | null>(resolve => { child.on('exit', resolve) })
-    assert.is(code, 0, `aria2c exit ${String(code)}: ${output.slice(-500)}`)
-    const files = readdirSync(out).filter(f => f.endsWith('.btps'))
-    assert.equal(files, ['mnist-round-1.btps'])
-    const bytes = readFileSync(join(out, files[0]))
-    assert.is(createHash('sha256').update(bytes).digest('hex'), current.sha256, 'same bytes the server announced')
-    const model = parseModel(bytes)
-    assert.is(model.header.round, 1)
-    assert.equal(model.tensors.map(t => t.name), ['fc1/kernel', 'fc1/bias', 'fc2/kernel', 'fc2/bias'])
-    ok = true
-  } finally {
-    rmSync(out, { recursive: true, force: true })
-    await close(!ok)
+const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
+
+/** Runs `child` until it exits (or `doneWhen` matches its output, then stops it); its output on failure. */
+async function watch (child: ChildProcess, what: string, doneWhen?: RegExp): Promise<number> {
+  const t0 = performance.now()
+  let output = ''
+  let done = false
+  return await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-4000)
+      if (!done && doneWhen?.test(output) === true) { done = true; resolve((performance.now() - t0) / 1000); child.kill('SIGTERM') }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 120_000)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (done) return
+      if (code === 0 && doneWhen == null) resolve((performance.now() - t0) / 1000)
+      else reject(new Error(`${what} exited with ${String(code ?? signal)}: ${output.slice(-600)}`))
+    })
+  })
+}
+
+/** The one file a client wrote under `out` (skipping its own state folders). */
+const onlyFile = (out: string): string => {
+  const files = readdirSync(out, { withFileTypes: true }).filter(f => f.isFile() && f.name.endsWith('.btps'))
+  assert.is(files.length, 1, `one model file in ${out}: ${files.map(f => f.name).join(', ')}`)
+  return join(out, files[0].name)
+}
+
+const CLIENTS: StandardClient[] = [
+  {
+    name: 'aria2c',
+    missing: has('aria2c', ['--version']) ? undefined : 'aria2c is not installed (Debian\'s aria2)',
+    fetch: async (magnet, out) => {
+      const child = spawn('aria2c', ['--dir', out, '--seed-time=0', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
+        '--bt-stop-timeout=60', '--summary-interval=0', '--console-log-level=warn', `--listen-port=${await freePort()}`, magnet], { stdio: ['ignore', 'pipe', 'pipe'] })
+      return { seconds: await watch(child, 'aria2c'), file: onlyFile(out) }
+    }
+  },
+  {
+    name: 'libtorrent',
+    missing: has(PYTHON, ['-c', 'import libtorrent']) ? undefined : 'python3-libtorrent is not installed',
+    fetch: async (magnet, out) => {
+      const child = spawn(PYTHON, [LIBTORRENT_FETCH, magnet, out, String(await freePort()), '100'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let report = ''
+      child.stdout.on('data', (d: Buffer) => { report += d.toString() })
+      await watch(child, 'libtorrent-fetch.py')
+      return { seconds: (JSON.parse(report) as { seconds: number }).seconds, file: onlyFile(out) }
+    }
+  },
+  {
+    name: 'transmission-cli',
+    missing: has('transmission-cli', ['--version']) ? undefined : 'transmission-cli is not installed',
+    fetch: async (magnet, out) => {
+      const config = join(out, '.transmission')
+      mkdirSync(config)
+      const port = await freePort()
+      writeFileSync(join(config, 'settings.json'), JSON.stringify({
+        'dht-enabled': false, 'lpd-enabled': false, 'pex-enabled': false, 'utp-enabled': false, 'port-forwarding-enabled': false,
+        'rpc-enabled': false, 'peer-port': port, 'download-dir': out, 'incomplete-dir-enabled': false, 'rename-partial-files': false
+      }))
+      // transmission-cli seeds until stopped: it is stopped once it says so.
+      const child = spawn('transmission-cli', ['-g', config, '-w', out, '-p', String(port), '-M', magnet], { stdio: ['ignore', 'pipe', 'pipe'] })
+      return { seconds: await watch(child, 'transmission-cli', /Seeding/), file: onlyFile(out) }
+    }
   }
+]
+
+let cluster: Cluster | undefined
+let close: ((failed?: boolean) => Promise<void>) | undefined
+let round: { magnet: string, sha256: string } | undefined
+let failed = false
+const rows: Array<[string, string, string, string, string, string, string]> = []
+
+/** Samples the server's piece bytes sent while `run` runs: the seconds from the first byte to the last, and bytes. */
+async function serverTransfer<T> (c: Cluster, run: () => Promise<T>): Promise<{ value: T, seconds: number, bytes: number, firstByteS: number }> {
+  const sent = async (): Promise<number> => (await c.metrics('server')).value('btps_swarm_bytes_total', { direction: 'sent' }) ?? 0
+  const base = await sent()
+  const samples: Array<[number, number]> = []
+  const t0 = performance.now()
+  let running = true
+  const sampler = (async () => {
+    while (running) {
+      samples.push([performance.now(), await sent() - base])
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  })()
+  try {
+    const value = await run()
+    running = false
+    await sampler
+    samples.push([performance.now(), await sent() - base])
+    const bytes = samples.at(-1)![1]
+    // From the last sample with nothing sent yet to the first sample with everything sent.
+    const start = samples.findLast(([, b]) => b === 0)?.[0] ?? samples[0][0]
+    const end = samples.find(([, b]) => b === bytes)![0]
+    return { value, seconds: (end - start) / 1000, bytes, firstByteS: (start - t0) / 1000 }
+  } finally {
+    running = false
+    await sampler
+  }
+}
+
+test.before(async () => {
+  if (CLIENTS.every(c => c.missing != null)) return
+  ;[cluster, close] = await startCluster({
+    clients: 1,
+    jobFlags: ['--job.task', 'distribute', '--job.model_mb', String(MODEL_MIB), '--job.synthetic_update', 'yes', '--job.compute_s', '600', '--round-timeout', '900', '--server.upload_limit_mbit', String(CAP_MBIT)]
+  })
+  const c = cluster
+  await until('client online', async () => (await c.admin.status()).clients.some(x => x.online) ? true : undefined)
+  await c.admin.startRounds(1)
+  const current = await until('round 1 magnet', async () => { const s = (await c.admin.status()).current; return s?.magnet != null ? s : undefined })
+  await until('the bt-ps client holds the model', async () => (await c.admin.status()).clients.some(x => x.held === 1) ? true : undefined)
+  c.processes.find(p => p.name === 'client-1')?.child.kill('SIGSTOP')
+  // The tracker's HTTP announce URL: aria2 speaks UDP trackers only with its DHT on.
+  const magnet = (current.magnet ?? '').replace(/&tr=[^&]*/g, '') + `&tr=${encodeURIComponent(cluster.trackerHttp)}`
+  round = { magnet, sha256: String(current.sha256) }
 })
+
+test.after(async () => {
+  cluster?.processes.find(p => p.name === 'client-1')?.child.kill('SIGCONT')
+  if (rows.length > 0) console.log(`\nstandard clients, alone with the server (upload capped at ${CAP_MBIT} Mbit/s), ${MODEL_MIB} MiB model:\n${renderTable(['client', 'whole run s', 'first byte at s', 'transfer s', 'server sent MB', 'transfer MB/s', 'share of cap'], rows)}`)
+  await close?.(failed)
+})
+
+for (const client of CLIENTS) {
+  if (client.missing != null) {
+    console.log(`SKIP BitTorrent interop with ${client.name}: ${client.missing} (scripts/install-system-deps.sh installs it)`)
+    test.skip(`${client.name} downloads a live round's model from the server, bytes identical`, () => {})
+    continue
+  }
+  test(`${client.name} downloads a live round's model from the server, bytes identical`, async () => {
+    const out = mkdtempSync(join(tmpdir(), `btps-interop-${client.name}-`))
+    try {
+      const transfer = await serverTransfer(cluster!, async () => await client.fetch(round!.magnet, out))
+      const bytes = readFileSync(transfer.value.file)
+      const mbPerS = transfer.bytes / 1e6 / transfer.seconds
+      rows.push([client.name, transfer.value.seconds.toFixed(2), transfer.firstByteS.toFixed(2), transfer.seconds.toFixed(2), (transfer.bytes / 1e6).toFixed(1), mbPerS.toFixed(2), `${(mbPerS * 8 / CAP_MBIT * 100).toFixed(0)}%`])
+      assert.is(createHash('sha256').update(bytes).digest('hex'), round!.sha256, 'the same bytes the server announced')
+      assert.is(parseModelHeader(bytes).header.round, 1)
+    } catch (err) {
+      failed = true
+      throw err
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  })
+}
 
 test.run()

@@ -31,7 +31,7 @@ export interface Cluster {
   /** Prometheus metrics of a role: 'tracker', 'server' (the scrape carries the admin token) or a client id. */
   metrics: (role: string) => Promise<Scrape>
   /** where each role serves its metrics, by role ('tracker', 'server') or client id */
-  metricsUrls: () => Promise<Record<string, string>>
+  metricsUrls: () => Record<string, string>
 }
 
 /**
@@ -79,7 +79,7 @@ export async function startCluster (opts: { clients: number, jobClients?: number
     await Promise.all(Array.from({ length: opts.clients }, async (_v, i) => await startClient(`client-${i + 1}`)))
     const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
     const cluster: Cluster = {
-      metricsUrls: async () => Object.fromEntries(metricsUrls),
+      metricsUrls: () => Object.fromEntries(metricsUrls),
       metrics: async (role) => {
         const url = metricsUrls.get(role)
         if (url == null) throw new Error(`no metrics address for ${role}`)
@@ -106,13 +106,13 @@ export async function startCluster (opts: { clients: number, jobClients?: number
   }
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
 /** Starts a hostile peer (`test/faults/<script>`) with the cluster's job key and server address; its log joins the cluster's. */
 export function startFaultPeer (cluster: Cluster, name: string, script: string, args: string[]): RoleProcess {
   return startRole(name, ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, ...args], join(cluster.dir, `${name}.log`),
     { script: join(process.cwd(), 'test', 'faults', script), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
 }
 
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
 export async function until<T> (what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {

@@ -20,7 +20,7 @@ maybe('a real Prometheus scrapes tracker, server and clients, and its API answer
   mkdirSync(dir)
   const port = await freePort()
   const target = (url: string): string => new URL(url).host
-  const urls = await cluster.metricsUrls()
+  const urls = cluster.metricsUrls()
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global: { scrape_interval: 1s, scrape_timeout: 1s }',
     'scrape_configs:',

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { SeedOffers } from '../../../src/swarm/seed-offers.js'
 
 test('every piece is shown to someone once before any piece is shown twice', () => {
-  const offers = new SeedOffers<string>(40, 2)
+  const offers = new SeedOffers<string>(40, { pieces: 2, widePieces: 8 })
   const peers = ['a', 'b', 'c', 'd']
   for (const p of peers) offers.addPeer(p)
   const shown: number[] = []
@@ -19,8 +19,8 @@ test('every piece is shown to someone once before any piece is shown twice', () 
 })
 
 test('a peer sees at most `window` pieces it lacks; getting one (from anyone) frees a slot', () => {
-  const offers = new SeedOffers<string>(10, 2)
-  offers.addPeer('a')
+  const offers = new SeedOffers<string>(10, { pieces: 2, widePieces: 8 })
+  offers.addPeer('a'); offers.addPeer('b')
   const first = offers.next('a')
   assert.is(first.length, 2)
   assert.equal(offers.next('a'), [], 'window full')
@@ -30,8 +30,35 @@ test('a peer sees at most `window` pieces it lacks; getting one (from anyone) fr
   assert.equal(offers.next('a'), [], 'that frees nothing: it was not one of the shown pieces')
 })
 
+test('a piece whose last byte went out frees its slot, so a peer that sends HAVEs late is not starved', () => {
+  const offers = new SeedOffers<string>(10, { pieces: 2, widePieces: 8 })
+  offers.addPeer('a'); offers.addPeer('b')
+  const [p, q] = offers.next('a')
+  assert.equal(offers.sent('a', p, 0, 16384, 32768), [], 'half the piece: still in the window')
+  assert.equal(offers.sent('a', p, 0, 16384, 32768), [], 'the same block again counts once')
+  const more = offers.sent('a', p, 16384, 16384, 32768)
+  assert.is(more.length, 1, 'the whole piece went out: one more piece is shown')
+  assert.ok(offers.isOffered('a', p), 'the piece sent stays requestable (a block may be asked again)')
+  const neverShown = [...Array(10).keys()].find(i => !offers.isOffered('a', i))!
+  assert.equal(offers.sent('a', neverShown, 0, 32768, 32768), [], 'a piece never shown frees nothing')
+  offers.peerHas('a', p) // the late HAVE
+  assert.equal(offers.next('a'), [], 'the late HAVE frees no second slot')
+  assert.equal(offers.next('b').length, 2)
+  const shownTwice = [p, q, ...more].filter(i => offers.isOffered('b', i))
+  assert.equal(shownTwice, [], 'b is shown pieces nobody holds before those a was given')
+})
+
+test('a standard client is shown the wide window, a bt-ps peer the narrow one', () => {
+  const offers = new SeedOffers<string>(20, { pieces: 2, widePieces: 8 })
+  offers.addPeer('bt-ps'); offers.addPeer('transmission', true)
+  assert.is(offers.next('bt-ps').length, 2)
+  const wide = offers.next('transmission')
+  assert.is(wide.length, 8)
+  assert.equal(wide.filter(i => offers.isOffered('bt-ps', i)), [], 'still pieces nobody else was shown')
+})
+
 test('pieces the peer already holds are never shown; the least-held piece goes first', () => {
-  const offers = new SeedOffers<string>(4, 1)
+  const offers = new SeedOffers<string>(4, { pieces: 1, widePieces: 8 })
   for (const p of ['a', 'b', 'c']) offers.addPeer(p)
   for (const i of [0, 1, 2]) offers.peerHas('a', i)
   for (const i of [0, 1]) offers.peerHas('b', i)
@@ -41,7 +68,7 @@ test('pieces the peer already holds are never shown; the least-held piece goes f
 })
 
 test('a peer that leaves no longer counts as holding its pieces', () => {
-  const offers = new SeedOffers<string>(2, 1)
+  const offers = new SeedOffers<string>(2, { pieces: 1, widePieces: 8 })
   offers.addPeer('a'); offers.addPeer('b')
   offers.peerHas('a', 0)
   offers.removePeer('a')

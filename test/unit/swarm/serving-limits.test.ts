@@ -5,16 +5,17 @@ import { connect } from 'node:net'
 import { silentLogger } from '../../../src/logger.js'
 import { bdecode, isDict } from '../../../src/swarm/bencode.js'
 import { SwarmPeer } from '../../../src/swarm/swarm-peer.js'
+import { newPeerId } from '../../../src/swarm/peer-id.js'
 import { MAX_QUEUED_REQUESTS } from '../../../src/swarm/swarm-torrent.js'
 import { BLOCK_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from '../../../src/swarm/wire.js'
 
 interface RawPeer { wire: PeerWire, got: Array<{ id: number, payload: Buffer }>, has: number[], pieces: () => number }
 
-/** A hand-driven peer on a real socket: it records what the seeder sends and sends what the test says. */
-async function rawPeer (port: number, infoHash: string): Promise<RawPeer> {
+/** A hand-driven peer on a real socket (a bt-ps peer id unless told otherwise): it records what the seeder sends and sends what the test says. */
+async function rawPeer (port: number, infoHash: string, peerId = newPeerId()): Promise<RawPeer> {
   const socket = connect(port, '127.0.0.1')
   socket.on('error', () => {})
-  socket.write(encodeHandshake(infoHash, randomBytes(20).toString('hex')))
+  socket.write(encodeHandshake(infoHash, peerId))
   const { handshake, rest } = await readHandshake(socket, 5000)
   const wire = new PeerWire(socket, handshake, { outgoing: true, maxMessage: 1 << 20 })
   const got: RawPeer['got'] = []
@@ -35,7 +36,13 @@ test('the seeder serves only peers it unchoked, only pieces it showed them, and 
     const hs = bdecode(ext!.payload.subarray(1), 'ext handshake')
     assert.ok(isDict(hs) && hs.reqq === MAX_QUEUED_REQUESTS, 'the extension handshake tells how many requests it queues')
     const shown = peer.got.filter(m => m.id === MSG.have).map(m => m.payload.readUInt32BE(0))
-    assert.is(shown.length, 2, 'super-seeding: two pieces shown')
+    assert.is(shown.length, 2, 'super-seeding: two pieces shown to a bt-ps peer')
+    const standard = await rawPeer(seeder.port, seed.infoHash, Buffer.from('-TR3000-abcdefghijkl').toString('hex'))
+    await settle()
+    const shownToStandard = standard.got.filter(m => m.id === MSG.have).map(m => m.payload.readUInt32BE(0))
+    assert.is(shownToStandard.length, 64, 'a standard client is shown up to 8 MiB at a time: here all 64 pieces')
+    assert.equal(shownToStandard.slice(0, 62).filter(i => shown.includes(i)), [], 'pieces nobody was shown come first')
+    standard.wire.close('done')
     assert.not.ok(peer.got.some(m => m.id === MSG.unchoke), 'not unchoked before it says it is interested')
     peer.wire.sendInts(MSG.request, shown[0], 0, BLOCK_BYTES)
     await settle()
