@@ -9,6 +9,7 @@ import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.
 import { choosePieceLength } from './piece-length.js'
 import { SwarmTorrent } from './swarm-torrent.js'
 import { newPeerId } from './peer-id.js'
+import { SpareStore } from './spare-store.js'
 import { readHandshake } from './wire.js'
 import { SwarmMetrics } from './swarm-metrics.js'
 
@@ -45,6 +46,7 @@ export class SwarmPeer {
   private readonly init: SwarmPeerInit
   private readonly limiter?: RateLimiter
   private readonly metrics: SwarmMetrics
+  private readonly spare = new SpareStore()
 
   constructor (init: SwarmPeerInit) {
     this.init = init
@@ -138,11 +140,13 @@ export class SwarmPeer {
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
     const { infoHash } = parseMagnet(magnet)
-    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId }))
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, allocate: (n) => this.spare.take(n) }))
     try {
       for (const p of opts.directPeers ?? []) torrent.dial(p)
       await torrent.whenComplete(opts.signal)
       const bytes = torrent.bytes!
+      // The next round's model is most likely the same size: its buffer is readied while this one is used.
+      this.spare.prepare(bytes.byteLength)
       const digest = createHash('sha256').update(bytes).digest('hex')
       if (digest !== opts.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `downloaded model sha256 ${digest} != announced ${opts.sha256}`)
       let fromServer = 0
@@ -179,6 +183,7 @@ export class SwarmPeer {
     this.server = undefined
     for (const t of this.torrents.values()) t.destroy()
     this.torrents.clear()
+    this.spare.clear()
     for (const s of this.sockets) s.destroy()
     if (server != null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }

@@ -90,6 +90,8 @@ export interface TorrentInit {
   metrics: SwarmMetrics
   /** the seeding server's BitTorrent peer id, to tell its pieces from other peers' */
   serverPeerId?: string
+  /** where a download's bytes go once the size is known (default: a new buffer) */
+  allocate?: (bytes: number) => Uint8Array
 }
 
 /** One torrent's swarm: its peers, what to ask whom, serving requests, verifying pieces, the tracker. */
@@ -524,7 +526,7 @@ export class SwarmTorrent {
 
   private setMeta (meta: Metainfo, bytes?: Uint8Array): void {
     this.meta = meta
-    this.store = bytes ?? new Uint8Array(meta.length)
+    this.store = bytes ?? this.init.allocate?.(meta.length) ?? new Uint8Array(meta.length)
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
     if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
