@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_CONGESTION_CONTROL, congestionControlUnavailable, namespacesUnavailable } from '../src/bench/netns.js'
 import type { EmulatedNetwork } from '../src/bench/netns.js'
 import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
+import { benchArgs } from '../src/bench/bench-args.js'
+import type { BenchArgs } from '../src/bench/bench-args.js'
 import { coreCount } from '../src/bench/cpu.js'
 import { BenchSession, measured, median } from '../src/bench/emulated-job.js'
 import type { ClusterHosts } from '../src/bench/emulated-job.js'
@@ -49,15 +51,8 @@ const { values } = parseArgs({
   }
 })
 
-function fail (message: string): never {
-  console.error(`bench:distribution: ${message}`)
-  process.exit(2)
-}
-const num = (name: string, v: string | undefined, min: number, max: number): number => {
-  const n = Number(v)
-  if (v === undefined || !Number.isFinite(n) || n < min || n > max) fail(`--${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(v)}`)
-  return n
-}
+const args: BenchArgs = benchArgs('bench:distribution')
+const num = args.num
 if (values.help) { console.log('see the header of scripts/bench-distribution.ts'); process.exit(0) }
 const clientCounts = values.clients.split(',').map(v => Math.round(num('clients', v, 1, 200)))
 const modelMiB = num('model-mb', values['model-mb'], 0.01, 4096)
@@ -65,12 +60,12 @@ const linkMbit = num('link-mbit', values['link-mbit'], 0.1, 100000)
 const serverMbit = values['server-mbit'] === undefined ? linkMbit : num('server-mbit', values['server-mbit'], 0.1, 100000)
 const repeat = Math.round(num('repeat', values.repeat, 1, 100))
 const modes = values.modes.split(',').map(m => m.trim()) as Mode[]
-for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) fail(`--modes: unknown mode ${JSON.stringify(m)} (bt, ps, http)`)
+for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) args.fail(`--modes: unknown mode ${JSON.stringify(m)} (bt, ps, http)`)
 const congestionControl = values['tcp-cc']
 const noCongestionControl = congestionControlUnavailable(congestionControl)
-if (noCongestionControl !== undefined) fail(`--tcp-cc: ${noCongestionControl}`)
+if (noCongestionControl !== undefined) args.fail(`--tcp-cc: ${noCongestionControl}`)
 const unavailable = namespacesUnavailable()
-if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
+if (unavailable !== undefined) args.fail(`cannot emulate a cluster here: ${unavailable}`)
 
 const log = (line: string): void => { console.error(line) }
 const session = new BenchSession({ log })

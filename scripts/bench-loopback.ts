@@ -9,6 +9,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { benchArgs } from '../src/bench/bench-args.js'
+import type { BenchArgs } from '../src/bench/bench-args.js'
 import { coreCount } from '../src/bench/cpu.js'
 import { BenchSession, loopbackHosts } from '../src/bench/emulated-job.js'
 import { timestampedName, writeResultFiles } from '../src/bench/result-files.js'
@@ -17,6 +19,8 @@ import { renderTable } from '../src/cli/table.js'
 
 interface Row { round: number, modelBytes: number, downloadS: number, mbPerS: number, serverCpuSPerGb: number, clientCpuSPerGb: number, machineBusy: number }
 
+const args: BenchArgs = benchArgs('bench:loopback')
+const num = args.num
 const USAGE = 'usage: npm run bench:loopback -- [--model-mb F] [--rounds R] [--piece-kib P] [--json FILE] [--out DIR] [--name NAME]'
 let parsed
 try {
@@ -32,16 +36,10 @@ try {
     }
   })
 } catch (err) {
-  console.error(`bench:loopback: ${(err as Error).message}\n${USAGE}`)
-  process.exit(2)
+  args.fail(`${(err as Error).message}\n${USAGE}`)
 }
 const { values } = parsed
 if (values.help) { console.log(USAGE); process.exit(0) }
-const num = (name: string, v: string, min: number, max: number): number => {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n < min || n > max) { console.error(`bench:loopback: --${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(v)}`); process.exit(2) }
-  return n
-}
 const modelMiB = num('model-mb', values['model-mb'], 1, 4096)
 const rounds = Math.round(num('rounds', values.rounds, 1, 100))
 const pieceKib = String(Math.round(num('piece-kib', values['piece-kib'], 0, 65536)))

@@ -9,6 +9,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { directUploadBound, distributionBounds, mbitToBytesPerS, uploadBound } from '../src/bench/bounds.js'
+import { benchArgs } from '../src/bench/bench-args.js'
+import type { BenchArgs } from '../src/bench/bench-args.js'
 import { coreCount } from '../src/bench/cpu.js'
 import { BenchSession, median } from '../src/bench/emulated-job.js'
 import type { ClusterHosts } from '../src/bench/emulated-job.js'
@@ -79,15 +81,8 @@ interface Row {
   dropped?: string[]
 }
 
-function fail (message: string): never {
-  console.error(`bench:round: ${message}`)
-  process.exit(2)
-}
-const num = (name: string, v: string | undefined, min: number, max: number): number => {
-  const n = Number(v)
-  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || n > max) fail(`--${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(v)}`)
-  return n
-}
+const args: BenchArgs = benchArgs('bench:round')
+const num = args.num
 
 let parsed
 try {
@@ -110,7 +105,7 @@ try {
     }
   })
 } catch (err) {
-  fail(`${(err as Error).message}\n${USAGE}`)
+  args.fail(`${(err as Error).message}\n${USAGE}`)
 }
 const { values } = parsed
 if (values.help) { console.log(USAGE); process.exit(0) }
@@ -122,12 +117,12 @@ const computeS = num('compute-s', values['compute-s'], 0, 86400)
 const repeat = Math.round(num('repeat', values.repeat, 1, 100))
 const pieceKib = String(Math.round(num('piece-kib', values['piece-kib'], 0, 65536)))
 const uploads = values.upload.split(',').map(m => m.trim()) as Upload[]
-for (const m of uploads) if (!UPLOADS.includes(m)) fail(`--upload: unknown mode ${JSON.stringify(m)} (direct, swarm)`)
+for (const m of uploads) if (!UPLOADS.includes(m)) args.fail(`--upload: unknown mode ${JSON.stringify(m)} (direct, swarm)`)
 const congestionControl = values['tcp-cc']
 const noCongestionControl = congestionControlUnavailable(congestionControl)
-if (noCongestionControl !== undefined) fail(`--tcp-cc: ${noCongestionControl}`)
+if (noCongestionControl !== undefined) args.fail(`--tcp-cc: ${noCongestionControl}`)
 const unavailable = namespacesUnavailable()
-if (unavailable !== undefined) fail(`cannot emulate a cluster here: ${unavailable}`)
+if (unavailable !== undefined) args.fail(`cannot emulate a cluster here: ${unavailable}`)
 
 const log = (line: string): void => { console.error(line) }
 const session = new BenchSession({ log, workPrefix: 'btps-bench-round-' })

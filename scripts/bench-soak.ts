@@ -12,6 +12,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { benchArgs } from '../src/bench/bench-args.js'
+import type { BenchArgs } from '../src/bench/bench-args.js'
 import { machineCpu, coreCount } from '../src/bench/cpu.js'
 import { rssMb } from '../src/bench/rss.js'
 import { lineChart } from '../src/bench/svg-chart.js'
@@ -33,12 +35,8 @@ const { values } = parseArgs({
     name: { type: 'string', default: 'soak' }
   }
 })
-const num = (name: string, min: number, max: number): number => {
-  const v = (values as Record<string, string | undefined>)[name]
-  const n = Number(v)
-  if (!Number.isFinite(n) || n < min || n > max) { console.error(`bench:soak: --${name}: expected a number in [${min}, ${max}], got ${JSON.stringify(v)}`); process.exit(2) }
-  return n
-}
+const args: BenchArgs = benchArgs('bench:soak')
+const num = (name: string, min: number, max: number): number => args.num(name, (values as Record<string, string | undefined>)[name], min, max)
 const clients = num('clients', 1, 2000)
 const workers = Math.min(num('workers', 1, 64), clients)
 const durationS = num('duration-s', 10, 86400)

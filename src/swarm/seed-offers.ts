@@ -4,8 +4,8 @@ interface PeerOffers {
   offered: Set<number>
   /** shown pieces whose every byte has gone out to the peer, with no HAVE back yet */
   given: Set<number>
-  /** bytes of each offered piece sent so far, by block offset (a block asked for twice counts once) */
-  sending: Map<number, Map<number, number>>
+  /** each offered piece's blocks sent so far, by offset, and their bytes (a block asked for twice counts once) */
+  sending: Map<number, { offsets: Set<number>, bytes: number }>
   /** pieces shown at a time */
   window: number
 }
@@ -69,12 +69,13 @@ export class SeedOffers<P> {
   sent (peer: P, index: number, begin: number, length: number, pieceBytes: number): number[] {
     const s = this.peers.get(peer)
     if (s == null || !s.offered.has(index)) return []
-    let blocks = s.sending.get(index)
-    if (blocks == null) s.sending.set(index, blocks = new Map())
-    blocks.set(begin, length)
-    let total = 0
-    for (const n of blocks.values()) total += n
-    if (total < pieceBytes) return []
+    let sent = s.sending.get(index)
+    if (sent == null) s.sending.set(index, sent = { offsets: new Set(), bytes: 0 })
+    if (!sent.offsets.has(begin)) {
+      sent.offsets.add(begin)
+      sent.bytes += length
+    }
+    if (sent.bytes < pieceBytes) return []
     s.sending.delete(index)
     s.offered.delete(index)
     s.given.add(index)
