@@ -45,6 +45,8 @@ export const JOB_FLAGS: Record<string, string> = {
   job: 'job.id',
   model: 'job.model',
   'hidden-units': 'job.hidden_units',
+  dataset: 'job.dataset',
+  'frozen-layers': 'job.frozen_layers',
   rounds: 'job.rounds',
   clients: 'job.clients',
   k: 'job.clients_per_round',

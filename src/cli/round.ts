@@ -64,7 +64,7 @@ export async function statusCommand (args: ParsedArgs): Promise<number> {
   only(args, ['server', 'json', 'token', 'token-file'], 'status')
   const s = await adminClient(args).status()
   if (args.flags.get('json') === true) { console.log(JSON.stringify(s, null, 2)); return 0 }
-  console.log(`job ${s.jobId}: model ${s.model}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
+  console.log(`job ${s.jobId}: model ${s.model}, dataset ${s.dataset}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
   if (s.lastStop != null) console.log(`stopped at ${new Date(s.lastStop.at).toISOString()}: ${s.lastStop.dropped} queued rounds dropped${s.lastStop.aborted != null ? `, round ${s.lastStop.aborted} aborted` : ''}`)
   if (s.current != null) console.log(`round ${s.current.round} open: ${s.current.accepted.length} updates from ${s.current.selected.length} selected (${s.current.selected.join(', ')})`)
   console.log(`\nclients (${s.clients.filter(c => c.online).length} online):`)

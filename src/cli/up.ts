@@ -41,7 +41,7 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
   const watch = (p: RoleProcess): void => { void p.exited.then(code => { if (!controller.signal.aborted) { say(`${p.name} exited (code ${String(code)}); see ${p.logFile}`); controller.abort() } }) }
   const t0 = performance.now()
   try {
-    say(`bt-ps up: job ${config.job.id}, model ${config.job.model}, ${config.job.clients} clients, ${config.job.rounds} rounds, transfer ${config.job.transfer}, upload ${config.job.upload}; logs in ${logDir}`)
+    say(`bt-ps up: job ${config.job.id}, model ${config.job.model}, dataset ${config.job.dataset}, ${config.job.clients} clients, ${config.job.rounds} rounds, transfer ${config.job.transfer}, upload ${config.job.upload}; logs in ${logDir}`)
     const tracker = startRole('tracker', ['tracker', '--config', configFile, '--tracker.port', '0', '--tracker.host', '127.0.0.1'], join(logDir, 'tracker.log'))
     children.push(tracker)
     const t = await race(tracker.ready)

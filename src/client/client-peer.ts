@@ -16,7 +16,8 @@ import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { magnetInfoHash } from '../swarm/metainfo.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
-import { loadMnist, subset } from '../training/mnist.js'
+import { subset } from '../training/mnist.js'
+import { loadDataset } from '../training/datasets.js'
 import type { Dataset } from '../training/mnist.js'
 import { partition } from '../training/partition.js'
 import { runRoundTask } from './round-task.js'
@@ -86,7 +87,7 @@ export class ClientPeer {
       if (job.task === 'train') {
         this.backend = await chooseBackend(client.backend, job.model, this.log)
         this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
-        this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+        this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits, frozenLayers: job.frozenLayers })
       }
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: client.host, metrics: this.swarmMetrics })
       await this.swarm.start()
@@ -128,7 +129,7 @@ export class ClientPeer {
 
   private loadPartition (index: number, count: number): void {
     const { job } = this.config
-    const { train } = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
+    const { train } = loadDataset(job.dataset, { trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
     const parts = partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha })
     this.data = subset(train, parts[index])
   }
@@ -140,7 +141,7 @@ export class ClientPeer {
     const t = this.roundSwarm
     const swarm = this.swarm
     if (t == null || swarm == null) return {}
-    t.held = Math.max(t.held, Math.min(1, swarm.downloaded(t.infoHash) / Math.max(1, t.bytes)))
+    t.held = Math.max(t.held, Math.min(1, (swarm.downloaded(t.infoHash) + swarm.reused(t.infoHash)) / Math.max(1, t.bytes)))
     t.uploaded = Math.max(t.uploaded, swarm.uploaded(t.infoHash))
     return { held: Math.round(t.held * 1000) / 1000, uploaded: t.uploaded }
   }

@@ -49,7 +49,7 @@ export interface RoundTaskContext {
   metrics: ClientRoundMetrics
 }
 
-interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number }
+interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number, reused: number }
 
 const need = <T>(v: T | undefined): T => {
   if (v == null) throw new BtpsError('NOT_STARTED', 'client is not started')
@@ -68,6 +68,7 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
   let bytes: Uint8Array
   let fromServer = ann.bytes
   let fromPeers = 0
+  let reused = 0
   if (ann.transfer === 'bt' && ann.magnet != null) {
     const got = await fetchFromSwarm(ctx.swarm, ann.magnet, {
       sha256: ann.sha256,
@@ -80,12 +81,13 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
     bytes = got.bytes
     fromServer = got.fromServer
     fromPeers = got.fromPeers
+    reused = got.reused
   } else {
     bytes = await fetchDirect(ctx, ann, signal)
   }
   const infoHash = magnetInfoHash(ann.magnet)
   try {
-    const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers }
+    const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers, reused }
     const { header } = parseModelHeader(bytes)
     if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
     const { job } = ctx.config
@@ -124,6 +126,7 @@ function report (ctx: RoundTaskContext, got: Held, infoHash: string | undefined,
     heldAt: got.heldAt,
     bytesFromServer: got.fromServer,
     bytesFromPeers: got.fromPeers,
+    bytesReused: got.reused,
     bytesUploadedToPeers: infoHash != null ? ctx.swarm.uploaded(infoHash) : 0,
     backend: ctx.backend?.name ?? 'none',
     ...training
@@ -156,7 +159,7 @@ async function synthesize (ctx: RoundTaskContext, ann: RoundAnnouncement, layout
 
 async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, got: Held, infoHash: string | undefined, signal: AbortSignal): Promise<void> {
   const log = ctx.log.child({ round: ann.round })
-  log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2) })
+  log.info('model received', { transfer: ann.transfer, seconds: got.downloadS.toFixed(2), fromPeersMB: (got.fromPeers / 1e6).toFixed(2), fromServerMB: (got.fromServer / 1e6).toFixed(2), reusedMB: (got.reused / 1e6).toFixed(2) })
   const { header } = parseModelHeader(bytes)
   const globalFlat = modelValues(bytes)
   if (ann.upload != null) ctx.uploads.hold(ann.round, globalFlat, locator(header.tensors))

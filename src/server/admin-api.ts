@@ -13,6 +13,7 @@ const MAX_BODY = 64 * 1024
 export interface StatusView {
   jobId: string
   model: string
+  dataset: string
   transfer: string
   backend?: string
   state: string
@@ -78,6 +79,7 @@ export class AdminApi {
     return {
       jobId: s.config.job.id,
       model: s.config.job.model,
+      dataset: s.config.job.dataset,
       transfer: s.config.job.transfer,
       backend: s.backend != null ? `${s.backend.name} (${s.backend.detail})` : undefined,
       state: s.state,

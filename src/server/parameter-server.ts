@@ -20,7 +20,7 @@ import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { RateLimiter } from '../net/rate-limiter.js'
 import { chooseBackend } from '../training/backend.js'
 import type { Backend } from '../training/backend.js'
-import { loadMnist } from '../training/mnist.js'
+import { loadDataset } from '../training/datasets.js'
 import { EventWriter } from '../metrics/event-writer.js'
 import { CheckpointStore } from './checkpoint.js'
 import { loadOrCreatePeerKey } from '../net/peer-key.js'
@@ -147,7 +147,7 @@ export class ParameterServer {
         const tf = this.backend.tf
         const model = buildModel(tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
         this.global = { tf, model, layout: modelLayout(model), weights: await readWeights(model) }
-        const data = loadMnist({ trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
+        const data = loadDataset(job.dataset, { trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
         this.global.test = data.test
         this.partitionSizes = partitionSizes(job, data.train.y)
       }

@@ -28,6 +28,8 @@ export interface RoundResult {
   peerShare: number
   /** Model bytes clients got from other clients. */
   peerBytes: number
+  /** Model bytes clients already held from earlier rounds (pieces with unchanged hashes), so did not download. */
+  reusedBytes?: number
   /** Per accepted client: seconds from the announcement until it held the verified model (when it reported it). */
   completionS: number[]
   testAcc1?: number

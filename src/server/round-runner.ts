@@ -239,7 +239,13 @@ export class RoundRunner {
       return framed(await node.dialProtocol(multiaddr(addr), protocol, { signal }))
     }
     const ranges = shardRanges(plan.elements, plan.peers.length)
-    const result = await gatherAggregate({ open, log, signal: this.p.signal }, { jobId: config.job.id, round: intake.round, ranges, owners: plan.peers, committed: intake.contributions, global: flatten(global.weights), waitMs: config.server.uploadStallS * 1000 })
+    const committed = new Set(intake.contributions.map(c => c.clientId))
+    // A contributor holds the model; another owner's last heartbeat says whether it does.
+    const lacking = new Set(plan.peers.map(p => p.clientId).filter(id => {
+      const c = registry.get(id)
+      return !committed.has(id) && (c == null || !c.online || c.round !== intake.round || c.state === 'downloading' || (c.held != null && c.held < 1))
+    }))
+    const result = await gatherAggregate({ open, log, signal: this.p.signal }, { jobId: config.job.id, round: intake.round, ranges, owners: plan.peers, committed: intake.contributions, global: flatten(global.weights), waitMs: config.server.uploadStallS * 1000, lacking })
     // Shards that broke a rule count against their sender as invalid direct updates do.
     for (const d of result.dropped) {
       if (d.kind !== 'invalid') continue
@@ -308,6 +314,7 @@ export class RoundRunner {
     const evaluation = job.task === 'train' && round % job.testInterval === 0 && !r.aborted ? await evaluate(need(global.tf), job.model, need(global.model), need(global.test)) : undefined
     const fromPeers = reports.reduce((a, x) => a + x.bytesFromPeers, 0)
     const fromServer = reports.reduce((a, x) => a + x.bytesFromServer, 0)
+    const reused = reports.reduce((a, x) => a + (x.bytesReused ?? 0), 0)
     return {
       round,
       transfer: job.transfer,
@@ -327,6 +334,7 @@ export class RoundRunner {
       ...(dropped != null && dropped.length > 0 ? { dropped } : {}),
       peerShare: fromPeers + fromServer > 0 ? fromPeers / (fromPeers + fromServer) : 0,
       peerBytes: fromPeers,
+      ...(reused > 0 ? { reusedBytes: reused } : {}),
       completionS: reports.filter(x => x.heldAt != null).map(x => ((x.heldAt ?? 0) - r.announcedAt) / 1000).sort((a, b) => a - b),
       testAcc1: evaluation?.acc1,
       testAcc5: evaluation?.acc5,

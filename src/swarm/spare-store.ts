@@ -39,6 +39,13 @@ export class SpareStore {
     this.timer = setImmediate(step)
   }
 
+  /** Makes `bytes`, a buffer no longer used (its pages already touched), the spare. */
+  recycle (bytes: Uint8Array): void {
+    this.cancel()
+    this.spare = bytes
+    this.warmed = bytes.byteLength
+  }
+
   /** Drops the spare (the peer is stopping). */
   clear (): void {
     this.cancel()

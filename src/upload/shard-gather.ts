@@ -23,6 +23,8 @@ export interface GatherPlan {
   global: Float32Array
   /** how long an owner waits for a contributor's values to move before calling it missing */
   waitMs: number
+  /** owners known not to hold the round's model (offline, or still downloading at the commit): not asked */
+  lacking?: ReadonlySet<string>
 }
 export interface GatherResult {
   mean: Float32Array
@@ -77,16 +79,13 @@ export async function gatherAggregate (ctx: { open: Open, log: Logger, signal: A
 async function gatherShard (ctx: { open: Open, log: Logger, signal: AbortSignal, fallbackSlot: () => Promise<() => void> }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, range: ShardRange, mean: Float32Array, result: GatherResult): Promise<ShardOutcome> {
   const into = mean.subarray(range.start, range.end)
   const owner = plan.owners[s]
-  try {
-    const t0 = performance.now()
-    const outcome = await fromOwner(ctx, plan, committed, s, owner, into, result)
-    ctx.log.debug('shard reduced', { round: plan.round, shard: s, owner: owner.clientId, ok: outcome.ok, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
-    // A contributor the owner did not hear from may still hold its update: ask it directly before dropping it.
-    if (outcome.ok || outcome.invalid.length > 0) return outcome
-    ctx.log.warn('shard owner lacks contributors\' values; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, missing: outcome.missing.join(',') })
-  } catch (err) {
-    if (ctx.signal.aborted) throw err
-    ctx.log.warn('shard owner failed; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, reason: errorMessage(err) })
+  // An owner checks each contributor's values against the round's model: one without it can only refuse, and one
+  // still downloading is usually on a slow link that the contributors' shards have to squeeze through as well.
+  if (plan.lacking?.has(owner.clientId) === true) {
+    ctx.log.info('shard owner does not hold the round\'s model; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId })
+  } else {
+    const outcome = await askOwner(ctx, plan, committed, s, owner, into, result)
+    if (outcome != null) return outcome
   }
   result.fallbacks++
   // Fetching a shard from every contributor costs K/S of a model at the server: a few shards at a time.
@@ -108,6 +107,22 @@ function semaphore (n: number): () => Promise<() => void> {
     else await new Promise<void>(resolve => { waiting.push(resolve) })
     return release
   }
+}
+
+/** The owner's reduced shard; undefined when the shard must be fetched from the contributors instead. */
+async function askOwner (ctx: { open: Open, log: Logger, signal: AbortSignal }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, owner: GatherPeer, into: Float32Array, result: GatherResult): Promise<ShardOutcome | undefined> {
+  try {
+    const t0 = performance.now()
+    const outcome = await fromOwner(ctx, plan, committed, s, owner, into, result)
+    ctx.log.debug('shard reduced', { round: plan.round, shard: s, owner: owner.clientId, ok: outcome.ok, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
+    // A contributor the owner did not hear from may still hold its update: ask it directly before dropping it.
+    if (outcome.ok || outcome.invalid.length > 0) return outcome
+    ctx.log.warn('shard owner lacks contributors\' values; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, missing: outcome.missing.join(',') })
+  } catch (err) {
+    if (ctx.signal.aborted) throw err
+    ctx.log.warn('shard owner failed; fetching its shard from the contributors', { round: plan.round, shard: s, owner: owner.clientId, reason: errorMessage(err) })
+  }
+  return undefined
 }
 
 async function fromOwner (ctx: { open: Open, signal: AbortSignal }, plan: GatherPlan, committed: GatherPlan['committed'], s: number, owner: GatherPeer, into: Float32Array, result: GatherResult): Promise<ShardOutcome> {

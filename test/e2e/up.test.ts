@@ -32,7 +32,7 @@ test('bt-ps up runs the local cluster to the end and prints the per-round table;
     assert.match(out, /round 1\/2/)
     const table = out.slice(out.indexOf('round  mode'))
     assert.match(table, /round\s+mode\s+upload\s+updates\s+test acc\s+top-5\s+loss\s+distrib s\s+train s\s+upload s\s+aggr s\s+round s\s+server sent\s+server recv\s+model\s+from peers/)
-    const rows = table.split('\n').filter(l => /^\s+\d+\s+bt\s+direct\s+2\/2/.test(l))
+    const rows = table.split('\n').filter(l => /^\s+\d+\s+bt\s+swarm\s+2\/2/.test(l))
     assert.is(rows.length, 2, table)
     assert.equal(processesMentioning(dir), [], 'no process left behind')
     const csv = await runBtps(['logs', 'export', '--format', 'csv', '--runs', join(dir, 'runs')])

@@ -18,7 +18,7 @@ const EXPECTED: Record<string, RegExp> = {
 
 test('direct upload: poisoned updates (shape, dtype, names, NaN, Inf, norm) are rejected with reasons and never aggregated; the sender is excluded', async () => {
   // The rogue takes one of 3 partitions; K=2 honest updates carry each round.
-  const [cluster, close] = await startCluster({ clients: 2, jobClients: 3, jobFlags: ['--job', 'poison', '--k', '2', '--over-commitment', '1.5', '--local-epochs', '2', '--round-timeout', '60', '--server.max_rejected_updates', '6', '--server.selection_wait_s', '2'] })
+  const [cluster, close] = await startCluster({ clients: 2, jobClients: 3, jobFlags: ['--job', 'poison', '--upload', 'direct', '--k', '2', '--over-commitment', '1.5', '--local-epochs', '2', '--round-timeout', '60', '--server.max_rejected_updates', '6', '--server.selection_wait_s', '2'] })
   const rogue = startFaultPeer(cluster, 'poisoner', 'poisoned-client.ts', ['--job', 'poison', '--id', 'poisoner'])
   let failed = true
   try {

@@ -44,7 +44,7 @@ test('swarm upload: a contributor that dies after it was admitted is dropped; ne
 
 test('direct upload, 10 rounds with a sender at 1 byte/s in each: every round aggregates the honest updates on time, server memory stays flat', async () => {
   const job = 'stall-ten'
-  const [cluster, close] = await startCluster({ clients: 3, jobClients: 4, jobFlags: ['--job', job, '--k', '3', '--over-commitment', String(4 / 3), '--round-timeout', '60', '--server.selection_wait_s', '2', '--server.upload_stall_s', '3'] })
+  const [cluster, close] = await startCluster({ clients: 3, jobClients: 4, jobFlags: ['--job', job, '--upload', 'direct', '--k', '3', '--over-commitment', String(4 / 3), '--round-timeout', '60', '--server.selection_wait_s', '2', '--server.upload_stall_s', '3'] })
   const staller = startFaultPeer(cluster, 'staller', 'stalling-contributor.ts', ['--job', job, '--id', 'staller', '--pace', 'trickle'])
   let failed = true
   try {

@@ -32,6 +32,8 @@ test('bad values name the field and the value', () => {
   assert.is(fieldOf(() => parseConfig({ job: { lr: 1 } })), 'job.lr: unknown field')
   assert.is(fieldOf(() => parseConfig({ jobs: {} })), 'jobs: unknown section (expected one of job, tracker, server, client, log, cluster)')
   assert.is(fieldOf(() => parseConfig({ job: { clients: 2, clients_per_round: 3 } })), 'job.clients_per_round: 3 is more than job.clients (2)')
+  assert.is(fieldOf(() => parseConfig({ job: { frozen_layers: 2 } })), 'job.frozen_layers: 2 would freeze every layer of the mlp model (it has 2 with weights); at most 1')
+  assert.is(parseConfig({ job: { model: 'cnn', frozen_layers: 2 } }).job.frozenLayers, 2)
   assert.is(fieldOf(() => parseConfig({ job: { local_epochs: 1.5 } })), 'job.local_epochs: expected an integer, got 1.5')
   assert.is(fieldOf(() => parseConfig({ tracker: { url: 'tracker:6969' } })), 'tracker.url: invalid value "tracker:6969"')
 })

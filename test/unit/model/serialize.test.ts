@@ -26,6 +26,20 @@ test('a model round-trips bit-exactly with its names, shapes, dtypes, job and ro
   assert.is(parseModelHeader(bytes).dataStart % 8, 0, 'tensor data is 8-byte aligned')
 })
 
+test('the tensor data keeps its offset whatever the round, so unchanged tensors keep their bytes in the file', () => {
+  const at = (round: number): { dataStart: number, bytes: Uint8Array } => {
+    const bytes = serializeModel({ jobId: 'job-a', round }, tensors())
+    return { dataStart: parseModelHeader(bytes).dataStart, bytes }
+  }
+  const first = at(1)
+  for (const round of [9, 10, 12345, Number.MAX_SAFE_INTEGER]) {
+    const later = at(round)
+    assert.is(later.dataStart, first.dataStart, `round ${round}`)
+    assert.ok(Buffer.from(later.bytes.subarray(later.dataStart)).equals(Buffer.from(first.bytes.subarray(first.dataStart))), `round ${round}: same data bytes`)
+    assert.is(parseModel(later.bytes).header.round, round)
+  }
+})
+
 test('a model read from a file (a Node Buffer inside a larger pool) parses to tensors of their own size', () => {
   const bytes = serializeModel({ jobId: 'job-a', round: 1 }, tensors())
   const pooled = Buffer.concat([Buffer.alloc(100, 7), Buffer.from(bytes), Buffer.alloc(100, 7)]).subarray(100, 100 + bytes.byteLength)

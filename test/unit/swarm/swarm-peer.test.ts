@@ -70,6 +70,46 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
   }
 })
 
+test('across rounds a peer downloads only the pieces whose bytes changed; one that holds nothing gets every piece', async () => {
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
+  await tracker.start()
+  const announce = [tracker.announceUrls.http]
+  const seeder = new SwarmPeer({ announce, log: silentLogger() })
+  const held = new SwarmPeer({ announce, log: silentLogger() })
+  const fresh = new SwarmPeer({ announce, log: silentLogger() })
+  await seeder.start(); await held.start(); await fresh.start()
+  const PIECE = 64 * 1024
+  const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+  // Each round changes piece 0 (the header) and a few others; the rest keep their bytes.
+  const rounds = [randomBytes(32 * PIECE)]
+  const changed = [[], [0, 24, 25, 26, 27, 28, 29, 30, 31], [0, 5, 6, 30]]
+  for (const pieces of changed.slice(1)) {
+    const next = Buffer.from(rounds[rounds.length - 1])
+    for (const i of pieces) randomBytes(PIECE).copy(next, i * PIECE)
+    rounds.push(next)
+  }
+  try {
+    for (let r = 0; r < rounds.length; r++) {
+      const seed = await seeder.seed(rounds[r], `m-${r}.btps`)
+      const got = await held.download(seed.magnet, { sha256: sha256(rounds[r]), serverPeerId: seeder.peerId, directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) })
+      assert.ok(Buffer.from(got.bytes).equals(rounds[r]), `round ${r}: identical bytes`)
+      assert.is(got.reused, r === 0 ? 0 : (32 - changed[r].length) * PIECE, `round ${r}: pieces held reused`)
+      assert.is(got.fromServer + got.fromPeers, changed[r].length === 0 ? 32 * PIECE : changed[r].length * PIECE, `round ${r}: only changed pieces downloaded`)
+      if (r === rounds.length - 1) {
+        // A peer with nothing from earlier rounds gets the whole file, some of it from the peer that reused pieces.
+        const whole = await fresh.download(seed.magnet, { sha256: sha256(rounds[r]), serverPeerId: seeder.peerId, directPeers: [`127.0.0.1:${seeder.port}`, `127.0.0.1:${held.port}`], signal: AbortSignal.timeout(30_000) })
+        assert.ok(Buffer.from(whole.bytes).equals(rounds[r]))
+        assert.is(whole.reused, 0)
+        assert.is(whole.fromServer + whole.fromPeers, 32 * PIECE)
+      }
+      await held.remove(seed.infoHash)
+      await seeder.remove(seed.infoHash)
+    }
+  } finally {
+    await fresh.stop(); await held.stop(); await seeder.stop(); await tracker.stop()
+  }
+})
+
 test('pieces that fail their hash (a peer serving corrupt data) are fetched again, that peer is banned; the model is bit-exact', async () => {
   const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
   await tracker.start()
