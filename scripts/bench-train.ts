@@ -10,7 +10,7 @@ import { buildModel } from '../src/model/architectures.js'
 import type { ModelName } from '../src/model/architectures.js'
 import { chooseBackend } from '../src/training/backend.js'
 import type { BackendChoice } from '../src/training/backend.js'
-import { IMAGE_SIZE, NUM_CLASSES, loadMnist } from '../src/training/mnist.js'
+import { IMAGE_SIZE, MNIST_SHAPE, NUM_CLASSES, loadMnist } from '../src/training/mnist.js'
 import type { Dataset } from '../src/training/mnist.js'
 import { createRng } from '../src/training/rng.js'
 import { trainLocal } from '../src/training/trainer.js'
@@ -34,7 +34,7 @@ interface Row { backend: string, detail: string, model: ModelName, params: numbe
 
 function synthetic (n: number, seed: number): Dataset {
   const rng = createRng(seed)
-  return { x: Float32Array.from({ length: n * IMAGE_SIZE }, () => rng()), y: Uint8Array.from({ length: n }, () => Math.floor(rng() * NUM_CLASSES)), size: n }
+  return { x: Float32Array.from({ length: n * IMAGE_SIZE }, () => rng()), y: Uint8Array.from({ length: n }, () => Math.floor(rng() * NUM_CLASSES)), size: n, shape: MNIST_SHAPE, classes: NUM_CLASSES }
 }
 
 function list<T extends string> (v: string, allowed: readonly T[], flag: string): T[] {
@@ -81,7 +81,7 @@ async function main (): Promise<void> {
         const params = net.countParams()
         const opts = { epochs: 1, batchSize: batch, learningRate: 0.05, mu: 0, seed: 1 }
         // Warm-up: compiles the kernels (and on webgpu the shaders) for these shapes.
-        await trainLocal(tf, model, net, { x: train.x.subarray(0, 4 * batch * IMAGE_SIZE), y: train.y.subarray(0, 4 * batch), size: Math.min(train.size, 4 * batch) }, opts)
+        await trainLocal(tf, model, net, { x: train.x.subarray(0, 4 * batch * IMAGE_SIZE), y: train.y.subarray(0, 4 * batch), size: Math.min(train.size, 4 * batch), shape: MNIST_SHAPE, classes: NUM_CLASSES }, opts)
         const t0 = performance.now()
         let epochAt = t0
         const res = await trainLocal(tf, model, net, train, { ...opts, onEpoch: () => { epochAt = performance.now() } })

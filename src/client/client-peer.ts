@@ -87,7 +87,6 @@ export class ClientPeer {
       if (job.task === 'train') {
         this.backend = await chooseBackend(client.backend, job.model, this.log)
         this.log.info('training backend', { backend: this.backend.name, detail: this.backend.detail })
-        this.model = buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits, frozenLayers: job.frozenLayers })
       }
       this.swarm = new SwarmPeer({ announce: [this.config.tracker.url], log: this.log.child({ component: 'swarm' }), host: client.host, metrics: this.swarmMetrics })
       await this.swarm.start()
@@ -129,9 +128,11 @@ export class ClientPeer {
 
   private loadPartition (index: number, count: number): void {
     const { job } = this.config
-    const { train } = loadDataset(job.dataset, { trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
-    const parts = partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha })
+    const { train } = loadDataset(job)
+    const parts = partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha, groups: train.groups })
     this.data = subset(train, parts[index])
+    // The model's input and output follow the data (CIFAR-10 images are 32×32×3, FEMNIST has 62 classes).
+    if (this.backend != null) this.model ??= buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits, frozenLayers: job.frozenLayers, input: train })
   }
 
   /** The round's torrent: how much of the model this client holds and has sent to peers (kept once the torrent goes). */

@@ -67,7 +67,8 @@ export function parseConfig (...layers: RawConfig[]): Config {
   if (job.pieceKib !== 0 && (job.pieceKib < 64 || (job.pieceKib & (job.pieceKib - 1)) !== 0)) {
     throw fieldError('job.piece_kib', `${job.pieceKib} is not a power of two from 64 to 4096 (or 0 for automatic)`)
   }
-  const images = DATASET_IMAGES[job.dataset]
+  if (job.dataset === 'file' && job.dataPath === '') throw fieldError('job.data_path', 'is required with job.dataset: file (a directory of IDX, CIFAR-10 or LEAF files)')
+  const images = job.dataset === 'file' ? Infinity : DATASET_IMAGES[job.dataset]
   if (job.trainSamples + job.testSamples > images) {
     throw fieldError('job.train_samples', `train_samples + test_samples must be at most ${images} (the images ${job.dataset} ships), got ${job.trainSamples + job.testSamples}`)
   }

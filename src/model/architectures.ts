@@ -2,43 +2,60 @@ import type * as TF from '@tensorflow/tfjs'
 import type { NamedTensor, TensorEntry } from './serialize.js'
 import { assertSameLayout, tensorSize } from './serialize.js'
 
-export type ModelName = 'mlp' | 'cnn'
+export type ModelName = 'mlp' | 'cnn' | 'cnn-large'
 export type Tf = typeof TF
 
-/** Input shape per model; samples are stored flat (784) and reshaped for the CNN. */
-export const INPUT_SHAPE: Record<ModelName, number[]> = { mlp: [784], cnn: [28, 28, 1] }
+/** What the model reads and predicts: one image's [height, width, channels], and the number of classes. */
+export interface ModelInput { shape: readonly number[], classes: number }
+/** MNIST and Fashion-MNIST; samples are stored flat and reshaped for the CNN. */
+export const MNIST_INPUT: ModelInput = { shape: [28, 28, 1], classes: 10 }
 
 /** Layers with weights, per model: `job.frozen_layers` must leave at least one to train. */
-export const WEIGHTED_LAYERS: Record<ModelName, number> = { mlp: 2, cnn: 3 }
+export const WEIGHTED_LAYERS: Record<ModelName, number> = { mlp: 2, cnn: 3, 'cnn-large': 4 }
 
 /**
  * Builds the network with seeded initialisers, so every process derives the same initial model. Outputs logits.
  * `frozenLayers`: the first layers with weights are not trainable (the optimizer leaves them as they are).
  */
-export function buildModel (tf: Tf, name: ModelName, seed: number, opts: { hiddenUnits?: number, frozenLayers?: number } = {}): TF.Sequential {
+export function buildModel (tf: Tf, name: ModelName, seed: number, opts: { hiddenUnits?: number, frozenLayers?: number, input?: ModelInput } = {}): TF.Sequential {
   const model = buildLayers(tf, name, seed, opts)
   model.layers.filter(l => l.weights.length > 0).slice(0, opts.frozenLayers ?? 0).forEach(l => { l.trainable = false })
   return model
 }
 
-function buildLayers (tf: Tf, name: ModelName, seed: number, opts: { hiddenUnits?: number }): TF.Sequential {
+function buildLayers (tf: Tf, name: ModelName, seed: number, opts: { hiddenUnits?: number, input?: ModelInput }): TF.Sequential {
+  const { shape, classes } = opts.input ?? MNIST_INPUT
   const init = (k: number): TF.serialization.ConfigDict => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: seed + k }) }) as unknown as TF.serialization.ConfigDict
   if (name === 'mlp') {
     return tf.sequential({
       layers: [
-        tf.layers.dense({ name: 'fc1', inputShape: INPUT_SHAPE.mlp, units: opts.hiddenUnits ?? 128, activation: 'relu', ...init(1) }),
-        tf.layers.dense({ name: 'fc2', units: 10, ...init(2) })
+        tf.layers.dense({ name: 'fc1', inputShape: [tensorSize(shape)], units: opts.hiddenUnits ?? 128, activation: 'relu', ...init(1) }),
+        tf.layers.dense({ name: 'fc2', units: classes, ...init(2) })
+      ]
+    })
+  }
+  if (name === 'cnn-large') {
+    // ~225k parameters on 28×28×1 (Fashion-MNIST), ~315k on 32×32×3 (CIFAR-10): enough to be worth training there.
+    return tf.sequential({
+      layers: [
+        tf.layers.conv2d({ name: 'conv1', inputShape: [...shape], filters: 32, kernelSize: 3, activation: 'relu', ...init(1) }),
+        tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }),
+        tf.layers.conv2d({ name: 'conv2', filters: 64, kernelSize: 3, activation: 'relu', ...init(2) }),
+        tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }),
+        tf.layers.flatten({ name: 'flatten' }),
+        tf.layers.dense({ name: 'fc1', units: 128, activation: 'relu', ...init(3) }),
+        tf.layers.dense({ name: 'fc2', units: classes, ...init(4) })
       ]
     })
   }
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ name: 'conv1', inputShape: INPUT_SHAPE.cnn, filters: 8, kernelSize: 3, activation: 'relu', ...init(1) }),
+      tf.layers.conv2d({ name: 'conv1', inputShape: [...shape], filters: 8, kernelSize: 3, activation: 'relu', ...init(1) }),
       tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }),
       tf.layers.conv2d({ name: 'conv2', filters: 16, kernelSize: 3, activation: 'relu', ...init(2) }),
       tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }),
       tf.layers.flatten({ name: 'flatten' }),
-      tf.layers.dense({ name: 'fc', units: 10, ...init(3) })
+      tf.layers.dense({ name: 'fc', units: classes, ...init(3) })
     ]
   })
 }

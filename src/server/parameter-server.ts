@@ -145,11 +145,12 @@ export class ParameterServer {
         this.backend = await chooseBackend(server.backend, job.model, this.log)
         this.log.info('evaluation backend', { backend: this.backend.name, detail: this.backend.detail })
         const tf = this.backend.tf
-        const model = buildModel(tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits })
+        const data = loadDataset(job)
+        this.log.info('dataset loaded', { dataset: job.dataset, train: data.train.size, test: data.test.size, shape: data.train.shape.join('x'), classes: data.train.classes })
+        const model = buildModel(tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits, input: data.train })
         this.global = { tf, model, layout: modelLayout(model), weights: await readWeights(model) }
-        const data = loadDataset(job.dataset, { trainSamples: job.trainSamples, testSamples: job.testSamples, seed: job.seed })
         this.global.test = data.test
-        this.partitionSizes = partitionSizes(job, data.train.y)
+        this.partitionSizes = partitionSizes(job, data.train)
       }
       this.runDir = join(server.runsDir, job.id, new Date().toISOString().replace(/[:.]/g, '-'))
       const writer = new EventWriter(this.runDir)

@@ -74,7 +74,7 @@ async function activate (name: BackendName): Promise<Backend> {
  */
 export async function chooseBackend (choice: BackendChoice, model: ModelName, log?: Logger): Promise<Backend> {
   if (choice !== 'auto') {
-    if (choice === 'wasm' && model === 'cnn') throw new BtpsError('BACKEND_UNAVAILABLE', 'wasm cannot train the cnn model (no Conv2DBackpropFilter kernel); use webgpu or cpu')
+    if (choice === 'wasm' && model !== 'mlp') throw new BtpsError('BACKEND_UNAVAILABLE', `wasm cannot train the ${model} model (no Conv2DBackpropFilter kernel); use webgpu or cpu`)
     return await activate(choice)
   }
   const order: BackendName[] = ['tensorflow']

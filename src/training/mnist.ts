@@ -2,10 +2,17 @@ import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 import { createRng, shuffleInPlace } from './rng.js'
 
-/** Images as one Float32Array (n × 784, values in [0, 1]) and their labels. */
-export interface Dataset { x: Float32Array, y: Uint8Array, size: number }
+/**
+ * Images as one Float32Array (n × pixels, values in [0, 1]) and their labels. `shape` is one image's [height, width,
+ * channels], `classes` the number of labels; `groups` (LEAF) names each sample's writer, for the natural partition.
+ */
+export interface Dataset { x: Float32Array, y: Uint8Array, size: number, shape: readonly number[], classes: number, groups?: Uint32Array }
+/** MNIST and Fashion-MNIST: 28×28 grey, 10 classes. */
 export const IMAGE_SIZE = 784
 export const NUM_CLASSES = 10
+export const MNIST_SHAPE: readonly number[] = [28, 28, 1]
+
+export const pixelsOf = (d: Pick<Dataset, 'shape'>): number => d.shape.reduce((a, b) => a * b, 1)
 
 /** One class's images, flat (count × 784): floats in [0, 1], or bytes 0–255. */
 export type ClassImages = Float32Array | Uint8Array
@@ -29,7 +36,7 @@ function gather (classes: ClassImages[], picks: Array<[number, number]>): Datase
     else for (let j = 0; j < IMAGE_SIZE; j++) x[k * IMAGE_SIZE + j] = src[j] / 255
     y[k] = d
   })
-  return { x, y, size: picks.length }
+  return { x, y, size: picks.length, shape: MNIST_SHAPE, classes: NUM_CLASSES }
 }
 
 /** Deterministic split of images grouped by class into train and test sets (disjoint). */
@@ -50,7 +57,9 @@ export function loadMnist (opts: { trainSamples: number, testSamples: number, se
 }
 
 export function subset (data: Dataset, indices: readonly number[]): Dataset {
-  const x = new Float32Array(indices.length * IMAGE_SIZE)
-  indices.forEach((i, k) => { x.set(data.x.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), k * IMAGE_SIZE) })
-  return { x, y: Uint8Array.from(indices, i => data.y[i]), size: indices.length }
+  const n = pixelsOf(data)
+  const x = new Float32Array(indices.length * n)
+  indices.forEach((i, k) => { x.set(data.x.subarray(i * n, (i + 1) * n), k * n) })
+  const groups = data.groups
+  return { x, y: Uint8Array.from(indices, i => data.y[i]), size: indices.length, shape: data.shape, classes: data.classes, ...(groups != null ? { groups: Uint32Array.from(indices, i => groups[i]) } : {}) }
 }

@@ -1,16 +1,25 @@
 import { InvalidInputError } from '../errors.js'
 import { createRng, dirichlet, shuffleInPlace } from './rng.js'
 
-export interface PartitionSpec { kind: 'iid' | 'dirichlet', clients: number, seed: number, alpha?: number, minSamples?: number }
+export interface PartitionSpec {
+  kind: 'iid' | 'dirichlet' | 'natural'
+  clients: number
+  seed: number
+  alpha?: number
+  minSamples?: number
+  /** each sample's writer (LEAF), for `natural` */
+  groups?: Uint32Array
+}
 
 /**
  * Splits sample indices across clients, reproducibly from the seed.
  * `iid`: a shuffle cut into near-equal parts. `dirichlet`: per class, shares drawn from Dir(alpha);
- * redrawn (same seed stream) until every client has at least `minSamples`.
+ * redrawn (same seed stream) until every client has at least `minSamples`. `natural`: whole writers per client.
  */
 export function partition (labels: Uint8Array, spec: PartitionSpec): number[][] {
   if (spec.clients < 1 || spec.clients > labels.length) throw new InvalidInputError('PARTITION_INVALID', 'clients', `${spec.clients} clients for ${labels.length} samples`)
   const rng = createRng(spec.seed)
+  if (spec.kind === 'natural') return byWriter(spec)
   if (spec.kind === 'iid') {
     const order = shuffleInPlace(Array.from(labels, (_v, i) => i), rng)
     const parts: number[][] = []
@@ -40,4 +49,16 @@ export function partition (labels: Uint8Array, spec: PartitionSpec): number[][] 
     if (parts.every(p => p.length >= minSamples)) return parts
   }
   throw new InvalidInputError('PARTITION_INVALID', 'alpha', `Dirichlet alpha ${alpha} leaves some of ${spec.clients} clients with fewer than ${minSamples} samples`)
+}
+
+/** The data's own split (LEAF): writers in order of first appearance, dealt to the clients in turn. */
+function byWriter (spec: PartitionSpec): number[][] {
+  const groups = spec.groups
+  if (groups == null) throw new InvalidInputError('PARTITION_INVALID', 'job.partition', 'natural needs a dataset that names each sample\'s writer (LEAF JSON under job.data_path)')
+  const writers = new Map<number, number[]>()
+  groups.forEach((w, i) => { const list = writers.get(w); if (list == null) writers.set(w, [i]); else list.push(i) })
+  if (writers.size < spec.clients) throw new InvalidInputError('PARTITION_INVALID', 'job.clients', `${spec.clients} clients, but the data has ${writers.size} writers; natural gives each client whole writers`)
+  const parts: number[][] = Array.from({ length: spec.clients }, () => [])
+  ;[...writers.values()].forEach((samples, k) => { parts[k % spec.clients].push(...samples) })
+  return parts
 }

@@ -1,9 +1,8 @@
 import type * as TF from '@tensorflow/tfjs'
 import type { ModelName, Tf } from '../model/architectures.js'
-import { INPUT_SHAPE } from '../model/architectures.js'
 import type { NamedTensor } from '../model/serialize.js'
 import type { Dataset } from './mnist.js'
-import { IMAGE_SIZE, NUM_CLASSES } from './mnist.js'
+import { pixelsOf } from './mnist.js'
 import { createRng, shuffleInPlace } from './rng.js'
 
 export interface LocalTraining {
@@ -20,12 +19,13 @@ export interface LocalTraining {
 export interface TrainResult { samples: number, meanLoss: number, utility: number, seconds: number }
 
 function batchTensors (tf: Tf, model: ModelName, data: Dataset, idx: readonly number[]): { x: TF.Tensor, y: TF.Tensor } {
-  const x = new Float32Array(idx.length * IMAGE_SIZE)
+  const n = pixelsOf(data)
+  const x = new Float32Array(idx.length * n)
   const y = new Int32Array(idx.length)
-  idx.forEach((i, k) => { x.set(data.x.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), k * IMAGE_SIZE); y[k] = data.y[i] })
+  idx.forEach((i, k) => { x.set(data.x.subarray(i * n, (i + 1) * n), k * n); y[k] = data.y[i] })
   return tf.tidy(() => ({
-    x: tf.tensor(x, [idx.length, ...INPUT_SHAPE[model]]),
-    y: tf.oneHot(tf.tensor1d(y, 'int32'), NUM_CLASSES)
+    x: tf.tensor(x, model === 'mlp' ? [idx.length, n] : [idx.length, ...data.shape]),
+    y: tf.oneHot(tf.tensor1d(y, 'int32'), data.classes)
   }))
 }
 

@@ -22,8 +22,8 @@ test('fashion-mnist: 70,000 real images, 7,000 per class, pixels in [0, 1]; the 
 })
 
 test('a seeded, disjoint train/test draw; the same seed gives the same sets', () => {
-  const a = loadDataset('fashion-mnist', { trainSamples: 3000, testSamples: 500, seed: 7 })
-  const b = loadDataset('fashion-mnist', { trainSamples: 3000, testSamples: 500, seed: 7 })
+  const a = loadDataset({ dataset: 'fashion-mnist', dataPath: '', trainSamples: 3000, testSamples: 500, seed: 7 })
+  const b = loadDataset({ dataset: 'fashion-mnist', dataPath: '', trainSamples: 3000, testSamples: 500, seed: 7 })
   assert.is(a.train.size, 3000)
   assert.is(a.test.size, 500)
   assert.ok(Buffer.from(a.train.x.buffer).equals(Buffer.from(b.train.x.buffer)))

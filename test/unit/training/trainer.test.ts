@@ -34,6 +34,26 @@ test('the same seed builds the same initial model in every process; weights roun
   assert.throws(() => { writeWeights(tf, m, a.slice(1)) }, /tensors/)
 })
 
+test('cnn-large follows the data: ~225k parameters on 28×28×1, ~315k and 10 outputs on 32×32×3 (CIFAR-10); it trains there', async () => {
+  const { tf } = await chooseBackend('cpu', 'cnn-large')
+  const params = (m: ReturnType<typeof buildModel>): number => m.countParams()
+  assert.ok(Math.abs(params(buildModel(tf, 'cnn-large', 1)) - 225_034) < 1000, `${params(buildModel(tf, 'cnn-large', 1))}`)
+  const cifar = { shape: [32, 32, 3], classes: 10 }
+  const model = buildModel(tf, 'cnn-large', 1, { input: cifar })
+  assert.ok(params(model) > 300_000 && params(model) < 330_000, `${params(model)} parameters`)
+  // Two classes of synthetic 32×32×3 images (bright left half or right half): a few steps of the pure-JS cpu backend
+  // start to separate them.
+  const n = 16
+  const x = new Float32Array(n * 3072)
+  const y = Uint8Array.from({ length: n }, (_v, i) => i % 2)
+  for (let i = 0; i < n; i++) for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) x[(i * 1024 + p) * 3 + c] = ((p % 32) < 16) === (y[i] === 0) ? 0.9 : 0.1
+  const data = { x, y, size: n, ...cifar }
+  const before = await evaluate(tf, 'cnn-large', model, data)
+  await trainLocal(tf, 'cnn-large', model, data, { epochs: 2, batchSize: 8, learningRate: 0.05, mu: 0, seed: 1 })
+  const after = await evaluate(tf, 'cnn-large', model, data)
+  assert.ok(after.loss < before.loss, `loss ${before.loss} -> ${after.loss}`)
+})
+
 test('FedProx keeps local weights closer to the global model than FedAvg does', async () => {
   const { tf } = await chooseBackend('cpu', 'mlp')
   const data = subset(train, Array.from({ length: 300 }, (_v, i) => i))
