@@ -46,6 +46,8 @@ export const JOB_FLAGS: Record<string, string> = {
   model: 'job.model',
   'hidden-units': 'job.hidden_units',
   dataset: 'job.dataset',
+  'data-path': 'job.data_path',
+  selection: 'job.selection',
   'frozen-layers': 'job.frozen_layers',
   rounds: 'job.rounds',
   clients: 'job.clients',

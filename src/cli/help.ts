@@ -21,9 +21,11 @@ and a client's --client.metrics_port; the dashboard: the admin URL in a browser.
 Run bt-ps <command> --help for its flags.
 `
 
-const JOB = `  --model mlp|cnn  --hidden-units N  --frozen-layers N  --dataset mnist|fashion-mnist  --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps  --upload swarm|direct
+const JOB = `  --model mlp|cnn|cnn-large  --hidden-units N  --frozen-layers N  --dataset mnist|fashion-mnist|file  --data-path DIR
+  --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps  --upload swarm|direct
+  --selection random|oort|contribution
   --aggregation fedavg|fedprox  --mu X  --local-epochs N  --batch-size N  --lr X
-  --test-interval N  --round-timeout S  --partition iid|dirichlet  --alpha X  --seed N
+  --test-interval N  --round-timeout S  --partition iid|dirichlet|natural  --alpha X  --seed N
   --config FILE  --log-level debug|info|warn|error`
 
 const COMMANDS: Record<string, string> = {

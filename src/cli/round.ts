@@ -64,11 +64,11 @@ export async function statusCommand (args: ParsedArgs): Promise<number> {
   only(args, ['server', 'json', 'token', 'token-file'], 'status')
   const s = await adminClient(args).status()
   if (args.flags.get('json') === true) { console.log(JSON.stringify(s, null, 2)); return 0 }
-  console.log(`job ${s.jobId}: model ${s.model}, dataset ${s.dataset}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
+  console.log(`job ${s.jobId}: model ${s.model}, dataset ${s.dataset}, selection ${s.selection}, transfer ${s.transfer}, backend ${s.backend ?? '-'}, server ${s.state}, ${s.round} rounds done, ${s.queued} queued`)
   if (s.lastStop != null) console.log(`stopped at ${new Date(s.lastStop.at).toISOString()}: ${s.lastStop.dropped} queued rounds dropped${s.lastStop.aborted != null ? `, round ${s.lastStop.aborted} aborted` : ''}`)
   if (s.current != null) console.log(`round ${s.current.round} open: ${s.current.accepted.length} updates from ${s.current.selected.length} selected (${s.current.selected.join(', ')})`)
   console.log(`\nclients (${s.clients.filter(c => c.online).length} online):`)
-  console.log(renderTable(['client', 'partition', 'online', 'state', 'backend', 'last seen s'], s.clients.map(c => [c.clientId, c.partition, c.online ? 'yes' : 'no', c.excluded ? `excluded (${c.rejected} invalid updates)` : c.state, c.backend, c.lastSeenS])))
+  console.log(renderTable(['client', 'partition', 'online', 'state', 'backend', 'last seen s', 'score', 'last selection'], s.clients.map(c => [c.clientId, c.partition, c.online ? 'yes' : 'no', c.excluded ? `excluded (${c.rejected} invalid updates)` : c.state, c.backend, c.lastSeenS, c.selection?.score?.toFixed(3) ?? '-', c.selection?.reason ?? '-'])))
   if (s.results.length > 0) console.log('\nlast rounds:\n' + resultsTable(s.results.slice(-10)))
   console.log(`\nTensorBoard: tensorboard --logdir ${s.runDir}`)
   return 0

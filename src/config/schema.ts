@@ -14,6 +14,7 @@ export const TRANSFERS = ['bt', 'ps'] as const
 export const UPLOADS = ['direct', 'swarm'] as const
 export const AGGREGATIONS = ['fedavg', 'fedprox'] as const
 export const PARTITIONS = ['iid', 'dirichlet', 'natural'] as const
+export const SELECTIONS = ['random', 'oort', 'contribution'] as const
 export const DATASETS = ['mnist', 'fashion-mnist', 'file'] as const
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
@@ -36,6 +37,7 @@ export const SCHEMA = {
     rounds: { type: 'int', default: 3, min: 1, max: 100000, help: 'rounds `bt-ps up` runs' },
     clients: { type: 'int', default: 4, min: 1, max: 10000, help: 'clients in the job (= data partitions)' },
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
+    selection: { type: 'enum', default: 'random', values: SELECTIONS, help: 'client selection: random, oort (statistical utility × system speed, with exploration, pacer and blacklist) or contribution (clients that upload most to peers)' },
     over_commitment: { type: 'number', default: 1.0, min: 1, max: 10, help: 'select ceil(K * this) clients per round' },
     transfer: { type: 'enum', default: 'bt', values: TRANSFERS, help: 'model distribution: bt (swarm) or ps (direct streams)' },
     upload: { type: 'enum', default: 'swarm', values: UPLOADS, help: 'updates: direct (each client streams its update to the server) or swarm (reduce-scatter among the round\'s clients, then one gather at the server)' },

@@ -14,6 +14,7 @@ export interface StatusView {
   jobId: string
   model: string
   dataset: string
+  selection: string
   transfer: string
   backend?: string
   state: string
@@ -22,7 +23,7 @@ export interface StatusView {
   /** the last round the server will run as things stand */
   target: number
   current?: ParameterServer['current']
-  clients: Array<{ clientId: string, partition: number, state: string, round: number, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean, held?: number, uploadedBytes?: number }>
+  clients: Array<{ clientId: string, partition: number, state: string, round: number, online: boolean, backend: string, lastSeenS: number, rejected: number, excluded: boolean, held?: number, uploadedBytes?: number, selection?: { selected: boolean, reason: string, score?: number } }>
   results: ParameterServer['results']
   runDir: string
   peerId: string
@@ -80,6 +81,7 @@ export class AdminApi {
       jobId: s.config.job.id,
       model: s.config.job.model,
       dataset: s.config.job.dataset,
+      selection: s.config.job.selection,
       transfer: s.config.job.transfer,
       backend: s.backend != null ? `${s.backend.name} (${s.backend.detail})` : undefined,
       state: s.state,
@@ -87,7 +89,7 @@ export class AdminApi {
       queued: s.queued,
       target: s.target,
       current: s.current,
-      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, round: c.round, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded, held: c.held, uploadedBytes: c.uploaded })),
+      clients: s.clients.map(c => ({ clientId: c.clientId, partition: c.partition, state: c.state, round: c.round, online: c.online, backend: c.backend, lastSeenS: Math.round((now - c.lastSeen) / 100) / 10, rejected: c.rejected, excluded: c.excluded, held: c.held, uploadedBytes: c.uploaded, selection: s.selectionOf(c.clientId) })),
       results: s.results,
       runDir: s.runDir,
       ...(s.lastStop != null ? { lastStop: s.lastStop } : {}),

@@ -121,6 +121,8 @@ export class ParameterServer {
   get peerId (): string { return this.need(this.node).peerId.toString() }
   get multiaddrs (): string[] { return this.need(this.node).getMultiaddrs().map(String) }
   get clients (): ReturnType<ClientRegistry['list']> { return this.registry.list() }
+  /** The last selection's decision about a client (`job.selection`): picked or not, why, its score. */
+  selectionOf (clientId: string): { selected: boolean, reason: string, score?: number } | undefined { return this.runner?.decisions.get(clientId) }
   get current (): { round: number, selected: string[], accepted: string[], k: number, magnet?: string, sha256?: string, deadline?: number } | undefined {
     const i = this.runner?.intake
     const a = this.runner?.announcement

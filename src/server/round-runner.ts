@@ -16,7 +16,10 @@ import type { SwarmPeer } from '../swarm/swarm-peer.js'
 import type { Backend } from '../training/backend.js'
 import type { Dataset } from '../training/mnist.js'
 import { evaluate } from '../training/trainer.js'
-import { createRng, shuffleInPlace } from '../training/rng.js'
+import { createRng } from '../training/rng.js'
+import { ClientStats } from './selection/client-stats.js'
+import { createSelection } from './selection/create-selection.js'
+import type { Decision, SelectionPolicy } from './selection/policy.js'
 import type { EventWriter } from '../metrics/event-writer.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ClientRegistry } from './client-registry.js'
@@ -76,12 +79,18 @@ export class RoundRunner {
   modelBlob?: Uint8Array
   announcement?: RoundAnnouncement
   private psEgressBytes = 0
+  /** what the server learned of each client, read by the selection policy */
+  readonly stats = new ClientStats()
+  /** the last selection's decision for each eligible client: picked or not, why, its score */
+  readonly decisions = new Map<string, Decision>()
+  private readonly selection: SelectionPolicy
   /** aborts the round in progress (`bt-ps stop --now`); a new one per round */
   private stopRound = new AbortController()
   private readonly p: RoundRunnerParts
 
   constructor (parts: RoundRunnerParts) {
     this.p = parts
+    this.selection = createSelection(parts.config.job.selection, this.stats, parts.log)
   }
 
   /** Counts model bytes handed to a direct (`ps`) stream. */
@@ -139,7 +148,7 @@ export class RoundRunner {
       return
     }
     this.p.setState('round')
-    const selected = shuffleInPlace(eligible.map(c => c.clientId).sort(), createRng(job.seed * 7919 + round)).slice(0, need)
+    const selected = this.select(round, eligible.map(c => c.clientId), need)
     const startedAt = Date.now()
     const blob = serializeModel({ jobId: job.id, round }, global.weights)
     const sha256 = createHash('sha256').update(blob).digest('hex')
@@ -201,12 +210,28 @@ export class RoundRunner {
     this.modelBlob = undefined
     const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering, aborted })
     record.results.push(result)
+    this.stats.finished(selected, intake.reports, blob.byteLength, job.roundTimeoutS)
+    this.selection.finished?.(round, result.accepted)
     this.p.metrics.roundFinished(result, this.psEgressBytes)
     this.p.events.emit({ type: 'finished', round, at: result.finishedAt, result })
     record.round = round
     this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
     if (!aborted) this.p.writer.scalars(roundScalars(result), round)
     log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
+  }
+
+  /** The policy's pick (`job.selection`), each decision logged with its reason and kept for `bt-ps status`. */
+  private select (round: number, eligible: string[], need: number): string[] {
+    const { job } = this.p.config
+    const s = this.selection.select(round, eligible, need, createRng(job.seed * 7919 + round))
+    this.decisions.clear()
+    for (const d of s.decisions) {
+      this.decisions.set(d.clientId, d)
+      if (d.selected) this.p.log.info('client selected', { round, client: d.clientId, policy: this.selection.name, reason: d.reason })
+      else this.p.log.debug('client not selected', { round, client: d.clientId, policy: this.selection.name, reason: d.reason })
+    }
+    this.stats.selected(round, s.selected)
+    return s.selected
   }
 
   /**

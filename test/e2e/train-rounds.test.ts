@@ -27,7 +27,7 @@ async function runTwoRounds (transfer: 'bt' | 'ps'): Promise<{ results: RoundRes
     const results = await followRounds(cluster.admin, 1, 2, () => {})
     const status = spawnSync(process.execPath, [BT_PS_BIN, 'status', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile], { encoding: 'utf8' })
     assert.is(status.status, 0)
-    assert.match(status.stdout, /job mnist: model mlp, dataset mnist, transfer /)
+    assert.match(status.stdout, /job mnist: model mlp, dataset mnist, selection random, transfer /)
     assert.match(status.stdout, /clients \(3 online\)/)
     assert.match(status.stdout, /client-3\s+\d\s+yes\s+idle/)
     const events = readScalars(cluster.runDir)

@@ -6,7 +6,7 @@ import type { StatusView } from '../../../src/server/admin-api.js'
 const client = (clientId: string, state: string, held?: number): StatusView['clients'][number] =>
   ({ clientId, partition: 0, state, round: 3, online: true, backend: 'cpu', lastSeenS: 0, rejected: 0, excluded: false, held })
 const status = (clients: StatusView['clients'], accepted: string[]): StatusView => ({
-  jobId: 'j', model: 'mlp', dataset: 'mnist', transfer: 'bt', state: 'round', round: 2, queued: 1, target: 4, results: [], runDir: '', peerId: '', addrs: [],
+  jobId: 'j', model: 'mlp', dataset: 'mnist', selection: 'random', transfer: 'bt', state: 'round', round: 2, queued: 1, target: 4, results: [], runDir: '', peerId: '', addrs: [],
   current: { round: 3, selected: clients.map(c => c.clientId), accepted, k: 3 },
   clients
 })

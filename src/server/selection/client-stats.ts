@@ -1,0 +1,47 @@
+import type { ClientReport } from '../../control/report.js'
+
+/** What the server has learned of one client from the rounds it was selected for. */
+export interface ClientRecord {
+  /** times selected, and the last round it was */
+  selected: number
+  lastRound: number
+  /** Oort's statistical utility, |B|·sqrt(mean loss²), from its last update (undefined: never contributed) */
+  utility?: number
+  /** seconds from the announcement until its update or holding was in: download + training; the deadline if it missed it */
+  durationS?: number
+  /** model bytes it sent to other peers per round it took part in, as a share of the model (moving average) */
+  served?: number
+}
+
+/** Per-client history the selection policies read: updated when a round is announced and when it finishes. */
+export class ClientStats {
+  readonly records = new Map<string, ClientRecord>()
+
+  get (clientId: string): ClientRecord | undefined { return this.records.get(clientId) }
+
+  selected (round: number, clientIds: readonly string[]): void {
+    for (const id of clientIds) {
+      const r = this.records.get(id) ?? { selected: 0, lastRound: 0 }
+      r.selected++
+      r.lastRound = round
+      this.records.set(id, r)
+    }
+  }
+
+  /** A round's end: reports of the clients that made it, and the deadline for those selected that did not. */
+  finished (selected: readonly string[], reports: ReadonlyMap<string, ClientReport>, modelBytes: number, deadlineS: number): void {
+    for (const id of selected) {
+      const r = this.records.get(id) ?? { selected: 1, lastRound: 0 }
+      const rep = reports.get(id)
+      if (rep == null) {
+        r.durationS = Math.max(r.durationS ?? 0, deadlineS)
+      } else {
+        r.durationS = rep.downloadS + rep.computeS
+        if (rep.utility > 0) r.utility = rep.utility
+        const served = rep.bytesUploadedToPeers / Math.max(1, modelBytes)
+        r.served = r.served == null ? served : 0.5 * r.served + 0.5 * served
+      }
+      this.records.set(id, r)
+    }
+  }
+}
