@@ -27,6 +27,8 @@ import type { Registry } from 'prom-client'
 import { unscrapedRegistry } from '../prometheus/registry.js'
 import { SwarmMetrics } from '../swarm/swarm-metrics.js'
 import { ClientRoundMetrics } from './client-metrics.js'
+import { Device } from './device.js'
+import { loadProfiles, profileFor } from '../profiles/device-profiles.js'
 
 interface Task { round: number, controller: AbortController, done: Promise<void> }
 
@@ -60,6 +62,8 @@ export class ClientPeer {
   private data?: Dataset
   private task?: Task
   private uploads?: UploadPeer
+  /** the device profile this client plays (`job.profiles`) */
+  private device?: Device
   private lastRound = 0
   private controller = lifetimeController()
   private started = false
@@ -96,6 +100,12 @@ export class ClientPeer {
       if (this.clientId === '') this.clientId = defaultClientId(node.peerId.toString())
       this.uploads = new UploadPeer({ log: this.log.child({ component: 'upload' }), node, signal: this.controller.signal }, { clientId: this.clientId, server: () => this.session?.serverPeer, idleMs: this.config.server.uploadStallS * 1000 })
       await this.uploads.start()
+      if (job.profiles !== '') {
+        const device = this.device = new Device(profileFor(loadProfiles(job.profiles), this.clientId, job.seed), this.log, (online) => { this.onAvailability(online) })
+        this.swarm.limitLinks(device.uplink, device.downlinkBytesPerS)
+        this.uploads.uplink = device.uplink
+        device.start()
+      }
       this.session = new ServerSession({
         config: this.config,
         clientId: this.clientId,
@@ -147,8 +157,15 @@ export class ClientPeer {
     return { held: Math.round(t.held * 1000) / 1000, uploaded: t.uploaded }
   }
 
+  /** Offline by the device schedule: the round in hand is dropped, announcements are ignored until online again. */
+  private onAvailability (online: boolean): void {
+    if (!online) this.task?.controller.abort()
+    this.setState(online ? 'idle' : 'offline')
+  }
+
   private setState (state: ClientState): void {
-    this.state = state
+    // A round task winding down after going offline does not bring the client back.
+    this.state = this.device?.online === false ? 'offline' : state
     this.session?.publishStatus()
   }
 
@@ -158,7 +175,7 @@ export class ClientPeer {
       if (this.task?.round === m.round) this.task.controller.abort()
       return
     }
-    if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline) return
+    if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline || this.device?.online === false) return
     this.lastRound = m.round
     this.task?.controller.abort()
     const infoHash = magnetInfoHash(m.magnet)
@@ -184,6 +201,7 @@ export class ClientPeer {
       partitionIndex: () => this.partitionIndex,
       setState: (state) => { this.setState(state) },
       uploads,
+      device: this.device,
       lifetime: this.controller.signal,
       metrics: this.roundMetrics
     }, m, controller.signal)
@@ -202,6 +220,7 @@ export class ClientPeer {
     this.started = false
     this.controller.abort()
     this.session?.stop()
+    this.device?.stop()
     this.uploads?.drop()
     this.task?.controller.abort()
     await this.task?.done

@@ -11,6 +11,7 @@ import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import { syntheticUpdate } from '../model/synthetic.js'
 import type { ClientRoundMetrics } from './client-metrics.js'
 import { flatten, modelValues, unflatten } from '../aggregation/shards.js'
+import type { Device } from './device.js'
 import type { UploadPeer } from '../upload/upload-peer.js'
 import type { ControlNode } from '../net/node.js'
 import { framed } from '../net/frames.js'
@@ -44,6 +45,8 @@ export interface RoundTaskContext {
   setState: (state: ClientState) => void
   /** this client's part in swarm uploads (shards it owns, shards it sends) */
   uploads: UploadPeer
+  /** the device profile it plays: training padded to its speed, updates sent through its uplink */
+  device?: Device
   /** the client's whole life: an admitted contribution's shards still go out after the round ends at the server */
   lifetime: AbortSignal
   metrics: ClientRoundMetrics
@@ -143,8 +146,12 @@ async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint
   writeWeights(tf, model, global)
   const data = need(ctx.data())
   const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global)
-  ctx.log.info('trained', { round: ann.round, samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: result.seconds.toFixed(2) })
-  return { tensors: await readWeights(model), samples: result.samples, computeS: result.seconds, utility: result.utility, meanLoss: result.meanLoss }
+  // A slower device takes as long as its profile says: the rest of the time is waited out.
+  const profiled = ctx.device?.computeS(result.samples * ann.hyper.localEpochs) ?? 0
+  if (profiled > result.seconds) await sleep((profiled - result.seconds) * 1000, signal)
+  const computeS = Math.max(result.seconds, profiled)
+  ctx.log.info('trained', { round: ann.round, samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: computeS.toFixed(2), ...(profiled > 0 ? { measuredS: result.seconds.toFixed(2) } : {}) })
+  return { tensors: await readWeights(model), samples: result.samples, computeS, utility: result.utility, meanLoss: result.meanLoss }
 }
 
 /** Whole-round benchmarks: "trains" for job.compute_s, and the update is the model moved by a seeded small step. */
@@ -178,7 +185,7 @@ async function trainAndUpdate (ctx: RoundTaskContext, ann: RoundAnnouncement, by
   } else {
     const update = serializeModel({ jobId: ann.jobId, round: ann.round }, trained.tensors)
     const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), UPDATE_PROTOCOL, { signal })
-    answer = await sendUpdate(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, samples: trained.samples, report: rep }, update, signal)
+    answer = await sendUpdate(framed(stream), { jobId: ann.jobId, round: ann.round, clientId: ctx.clientId, samples: trained.samples, report: rep }, update, signal, ctx.device?.uplink)
     await stream.close().catch(() => {})
   }
   ctx.metrics.phase('upload', (performance.now() - uploadStart) / 1000)

@@ -3,6 +3,7 @@ import { childController, withTimeout } from '../abort.js'
 import { readJson, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 import { id, int, record, str } from '../net/validate.js'
+import type { RateLimiter } from '../net/rate-limiter.js'
 import { bytesOf } from '../aggregation/shards.js'
 
 /**
@@ -54,7 +55,7 @@ export function parseShardReply (v: unknown): ShardCredit | ShardAck {
  * (which may come early, as a refusal). The owner must keep talking: a frame that cannot leave, or no word from the
  * owner (credit, even unchanged, or its answer), within `idleMs` ends the transfer.
  */
-export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, opts: { signal: AbortSignal, idleMs: number }): Promise<ShardAck> {
+export async function sendShard (lp: FramedStream, header: ShardHeader, values: Float32Array, opts: { signal: AbortSignal, idleMs: number, limiter?: RateLimiter }): Promise<ShardAck> {
   await writeJson(lp, header, opts.signal)
   const { controller, release } = childController(opts.signal)
   let credit = 0
@@ -84,7 +85,7 @@ export async function sendShard (lp: FramedStream, header: ShardHeader, values: 
     }
     return credit
   }
-  const sending = writeValues(lp, values, { signal: controller.signal, idleMs: opts.idleMs, creditAbove })
+  const sending = writeValues(lp, values, { signal: controller.signal, idleMs: opts.idleMs, creditAbove, limiter: opts.limiter })
   sending.catch(() => {})
   let timer: NodeJS.Timeout | undefined
   try {
@@ -125,9 +126,10 @@ const SHARD_FRAME_BYTES = 64 * 1024
  * Writes `values` in data frames and the empty end frame. With `creditAbove`, a frame goes out only within the
  * credit it returns (it resolves once the credit exceeds the values sent so far).
  */
-async function writeValues (lp: FramedStream, values: Float32Array, opts: { signal: AbortSignal, idleMs?: number, creditAbove?: (sent: number) => Promise<number> }): Promise<void> {
+async function writeValues (lp: FramedStream, values: Float32Array, opts: { signal: AbortSignal, idleMs?: number, creditAbove?: (sent: number) => Promise<number>, limiter?: RateLimiter }): Promise<void> {
   const bytes = bytesOf(values)
   const write = async (frame: Uint8Array): Promise<void> => {
+    await opts.limiter?.take(frame.byteLength, opts.signal)
     if (opts.idleMs == null) await lp.write(frame, { signal: opts.signal })
     else await withTimeout(opts.signal, opts.idleMs, async signal => { await lp.write(frame, { signal }) })
   }

@@ -10,8 +10,8 @@ import type { FramedStream } from '../net/frames.js'
 export const STATUS_PROTOCOL = '/bt-ps/status/1.0.0'
 export const statusTopic = (jobId: string): string => `/bt-ps/${jobId}/status/1`
 
-export type ClientState = 'idle' | 'downloading' | 'training' | 'uploading'
-export const CLIENT_STATES: readonly ClientState[] = ['idle', 'downloading', 'training', 'uploading']
+export type ClientState = 'idle' | 'downloading' | 'training' | 'uploading' | 'offline'
+export const CLIENT_STATES: readonly ClientState[] = ['idle', 'downloading', 'training', 'uploading', 'offline']
 /** `held`: share of the round's model this client holds; `uploaded`: model bytes it sent to other peers this round. */
 export interface Heartbeat { type: 'heartbeat', clientId: string, state: ClientState, round: number, held?: number, uploaded?: number }
 

@@ -3,6 +3,7 @@ import { id, int, record, str } from '../net/validate.js'
 import { readBytes, readJson, writeBytes, writeJson } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 import { parseReport } from './report.js'
+import type { RateLimiter } from '../net/rate-limiter.js'
 import type { ClientReport } from './report.js'
 
 /**
@@ -31,10 +32,10 @@ export function parseUpdateAck (v: unknown): UpdateAck {
  * reading, when it refuses the header: the ack is read while the bytes are still going out, and a write that fails
  * after that (the server closed the stream) does not hide the answer.
  */
-export async function sendUpdate (lp: FramedStream, header: UpdateHeader, update: Uint8Array, signal?: AbortSignal): Promise<UpdateAck> {
+export async function sendUpdate (lp: FramedStream, header: UpdateHeader, update: Uint8Array, signal?: AbortSignal, limiter?: RateLimiter): Promise<UpdateAck> {
   await writeJson(lp, header, signal)
   const ack = lp.read({ signal }).then(frame => parseUpdateAck(JSON.parse(new TextDecoder().decode(frame.subarray()))))
-  await Promise.race([writeBytes(lp, update, signal).catch(() => {}), ack])
+  await Promise.race([writeBytes(lp, update, signal, limiter).catch(() => {}), ack])
   return await ack
 }
 

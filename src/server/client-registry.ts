@@ -120,9 +120,9 @@ export class ClientRegistry {
     return c.excluded
   }
 
-  /** Clients that can be selected: connected, not excluded, heard from recently and subscribed (`reachable`). */
+  /** Clients that can be selected: connected, not offline by their device schedule, not excluded, heard from recently and subscribed (`reachable`). */
   eligible (reachable: (peerId: string) => boolean, now = Date.now()): ClientEntry[] {
-    return [...this.clients.values()].filter(c => c.online && !c.excluded && now - c.lastSeen <= this.staleMs && reachable(c.peerId))
+    return [...this.clients.values()].filter(c => c.online && c.state !== 'offline' && !c.excluded && now - c.lastSeen <= this.staleMs && reachable(c.peerId))
   }
 
   list (): ClientEntry[] { return [...this.clients.values()].sort((a, b) => a.partition - b.partition) }

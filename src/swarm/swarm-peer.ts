@@ -54,7 +54,8 @@ export class SwarmPeer {
   /** incoming connections open per remote IP */
   private readonly perAddress = new Map<string, number>()
   private readonly init: SwarmPeerInit
-  private readonly limiter?: RateLimiter
+  private limiter?: RateLimiter
+  private downLimiter?: RateLimiter
   private readonly metrics: SwarmMetrics
   private readonly spare = new SpareStore()
   /** the last download, kept for the pieces the next one shares with it */
@@ -109,6 +110,15 @@ export class SwarmPeer {
     return true
   }
 
+  /**
+   * Caps this peer's links from now on (a device profile): `up` is shared with the other streams of the process
+   * that upload; `downBytesPerS` paces what is read from peers. Loopback is capped too.
+   */
+  limitLinks (up?: RateLimiter, downBytesPerS?: number): void {
+    this.limiter = up
+    this.downLimiter = downBytesPerS != null && downBytesPerS > 0 ? new RateLimiter(downBytesPerS) : undefined
+  }
+
   /** where the BitTorrent listener is bound, host:port */
   get address (): string {
     const a = this.need().address()
@@ -152,7 +162,7 @@ export class SwarmPeer {
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
     const { infoHash } = parseMagnet(magnet)
-    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, allocate: (n) => this.spare.take(n), reuse: this.held }))
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, downLimiter: this.downLimiter, allocate: (n) => this.spare.take(n), reuse: this.held }))
     try {
       for (const p of opts.directPeers ?? []) torrent.dial(p)
       await torrent.whenComplete(opts.signal)

@@ -72,6 +72,8 @@ interface PeerState {
   lastBlockAt: number
   snubbedUntil: number
   strikes: number
+  /** blocks read and not yet paid for under the downlink cap: reading is paused meanwhile */
+  unpaid: number
 }
 
 export interface TorrentInit {
@@ -81,6 +83,8 @@ export interface TorrentInit {
   announce: string[]
   log: Logger
   limiter?: RateLimiter
+  /** paces reading from peers (a device profile's downlink): a connection stops reading until its bytes are due */
+  downLimiter?: RateLimiter
   /** known metainfo (seeding, or a downloader that has the .torrent) */
   meta?: Metainfo
   /** the whole file, when seeding */
@@ -247,7 +251,7 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, unpaid: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps, false)
@@ -404,6 +408,12 @@ export class SwarmTorrent {
     ps.lastBlockAt = ps.lastUseful = performance.now()
     const got = picker.received(ps, index, begin, block.byteLength)
     if (got === 'unwanted') { this.fill(ps); return }
+    const down = this.init.downLimiter
+    if (down != null) {
+      // Reading resumes once every block read so far is paid for.
+      if (ps.unpaid++ === 0) ps.wire.pause()
+      void down.take(block.byteLength, this.controller.signal).then(() => { if (--ps.unpaid === 0) ps.wire.resume() }, () => {})
+    }
     block.copy(this.store!, index * this.meta!.pieceLength + begin)
     this.downloaded += block.byteLength
     this.init.metrics.received(block.byteLength)

@@ -90,6 +90,10 @@ export class PeerWire {
     this.socket.resume()
   }
 
+  /** Stops reading from the socket (TCP pushes back on the sender) until resume(). */
+  pause (): void { this.socket.pause() }
+  resume (): void { if (!this.closed) this.socket.resume() }
+
   get remoteAddress (): string { return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}` }
   /** Bytes waiting in user space to be written. */
   get backlog (): number {

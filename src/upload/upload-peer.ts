@@ -13,6 +13,7 @@ import { framed, readJson, writeJson } from '../net/frames.js'
 import type { ControlNode } from '../net/node.js'
 import type { UpdateAck } from '../control/update.js'
 import type { RoundPeer } from './round-peers.js'
+import type { RateLimiter } from '../net/rate-limiter.js'
 import { ShardOwner } from './shard-owner.js'
 
 /**
@@ -61,6 +62,9 @@ export class UploadPeer {
   private readonly signal: AbortSignal
   private readonly idleMs: number
   private session?: Session & { round: number }
+
+  /** the device profile's uplink, shared with the swarm (undefined: no cap) */
+  uplink?: RateLimiter
 
   constructor (components: { log: Logger, node: ControlNode, signal: AbortSignal }, init: { clientId: string, server: () => PeerId | undefined, idleMs: number }) {
     this.log = components.log
@@ -150,7 +154,7 @@ export class UploadPeer {
         let answer
         try {
           const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
-          answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs })
+          answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs, limiter: this.uplink })
           await stream.close().catch(() => {})
         } catch (err) {
           if (signal.aborted || attempt >= SEND_ATTEMPTS) throw err

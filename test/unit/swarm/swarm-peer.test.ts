@@ -9,6 +9,7 @@ import { TrackerService } from '../../../src/tracker/tracker-service.js'
 import { silentLogger } from '../../../src/logger.js'
 import { encodeHandshake } from '../../../src/swarm/wire.js'
 import { CorruptSeeder } from '../../support/corrupt-seeder.js'
+import { RateLimiter } from '../../../src/net/rate-limiter.js'
 
 test('piece length: a power of two in [64 KiB, 4 MiB], at most ~2048 pieces', () => {
   assert.is(choosePieceLength(100), 64 * 1024)
@@ -107,6 +108,36 @@ test('across rounds a peer downloads only the pieces whose bytes changed; one th
     }
   } finally {
     await fresh.stop(); await held.stop(); await seeder.stop(); await tracker.stop()
+  }
+})
+
+test('a device profile\'s links: the downlink cap paces what a peer reads, the uplink cap what it serves', async () => {
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
+  await tracker.start()
+  const announce = [tracker.announceUrls.http]
+  const seeder = new SwarmPeer({ announce, log: silentLogger() })
+  const leecher = new SwarmPeer({ announce, log: silentLogger() })
+  await seeder.start(); await leecher.start()
+  const RATE = 256 * 1024
+  // The caps allow a 64 KiB burst, and a reader pays for a block after reading it (one socket read, up to 64 KiB, may
+  // be in hand): the rest of the megabyte takes at least 14/16 of 4 s.
+  const floorS = ((1 << 20) - 2 * 64 * 1024) / RATE
+  try {
+    for (const capped of ['downlink', 'uplink'] as const) {
+      if (capped === 'downlink') leecher.limitLinks(undefined, RATE)
+      else { leecher.limitLinks(undefined, undefined); seeder.limitLinks(new RateLimiter(RATE)) }
+      // New bytes each time: the leecher would reuse the pieces it holds.
+      const bytes = randomBytes(1 << 20)
+      const sha256 = createHash('sha256').update(bytes).digest('hex')
+      const seed = await seeder.seed(bytes, `m-${capped}.btps`)
+      const got = await leecher.download(seed.magnet, { sha256, directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) })
+      assert.ok(Buffer.from(got.bytes).equals(bytes))
+      assert.ok(got.seconds >= floorS, `${capped} cap of ${RATE} B/s: 1 MiB in ${got.seconds.toFixed(2)} s`)
+      console.log(`  ${capped} capped at ${RATE / 1024} KiB/s: 1 MiB in ${got.seconds.toFixed(2)} s (at least ${floorS.toFixed(2)} s)`)
+      await leecher.remove(seed.infoHash); await seeder.remove(seed.infoHash)
+    }
+  } finally {
+    await leecher.stop(); await seeder.stop(); await tracker.stop()
   }
 })
 
