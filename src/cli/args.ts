@@ -48,6 +48,7 @@ export const JOB_FLAGS: Record<string, string> = {
   dataset: 'job.dataset',
   'data-path': 'job.data_path',
   selection: 'job.selection',
+  replay: 'job.replay',
   'frozen-layers': 'job.frozen_layers',
   rounds: 'job.rounds',
   clients: 'job.clients',

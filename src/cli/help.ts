@@ -23,7 +23,7 @@ Run bt-ps <command> --help for its flags.
 
 const JOB = `  --model mlp|cnn|cnn-large  --hidden-units N  --frozen-layers N  --dataset mnist|fashion-mnist|file  --data-path DIR
   --rounds N  --clients N  --k K  --over-commitment X  --transfer bt|ps  --upload swarm|direct
-  --selection random|oort|contribution
+  --selection random|oort|contribution  --replay TRACE  --job.profiles FILE
   --aggregation fedavg|fedprox  --mu X  --local-epochs N  --batch-size N  --lr X
   --test-interval N  --round-timeout S  --partition iid|dirichlet|natural  --alpha X  --seed N
   --config FILE  --log-level debug|info|warn|error`

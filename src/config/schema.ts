@@ -38,6 +38,7 @@ export const SCHEMA = {
     clients: { type: 'int', default: 4, min: 1, max: 10000, help: 'clients in the job (= data partitions)' },
     clients_per_round: { type: 'int', default: 0, min: 0, max: 10000, help: 'K: updates accepted per round (0: all clients)' },
     profiles: { type: 'string', default: '', help: 'device profiles file (JSON or CSV; FedScale device-capacity and behaviour traces accepted): each client trains at its profile\'s speed, under its link rates, online on its schedule' },
+    replay: { type: 'string', default: '', help: 'a recorded run\'s selection-trace.jsonl: each round selects the clients that round selected there (job.selection is then unused)' },
     selection: { type: 'enum', default: 'random', values: SELECTIONS, help: 'client selection: random, oort (statistical utility × system speed, with exploration, pacer and blacklist) or contribution (clients that upload most to peers)' },
     over_commitment: { type: 'number', default: 1.0, min: 1, max: 10, help: 'select ceil(K * this) clients per round' },
     transfer: { type: 'enum', default: 'bt', values: TRANSFERS, help: 'model distribution: bt (swarm) or ps (direct streams)' },

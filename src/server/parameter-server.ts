@@ -30,6 +30,7 @@ import { ClientRegistry } from './client-registry.js'
 import type { RoundResult } from './round-result.js'
 import { RoundQueue } from './round-queue.js'
 import { RoundRunner } from './round-runner.js'
+import { SelectionTrace } from './selection/trace.js'
 import type { GlobalModel, RoundRecord, ServerState } from './round-runner.js'
 import { TorrentRegistrar } from './torrent-registrar.js'
 import { handleLogin } from './handlers/login.js'
@@ -169,7 +170,7 @@ export class ParameterServer {
       if (psk != null) this.registrar = new TorrentRegistrar([this.config.tracker.url], psk, this.log.child({ component: 'tracker-registration' }))
       const node = this.node = await createControlNode({ host: server.host, port: server.p2pPort, privateKey, psk })
       this.runner = new RoundRunner({
-        config: this.config, log: this.log, registry: this.registry, node, swarm, registrar: this.registrar, checkpoints, writer,
+        config: this.config, log: this.log, registry: this.registry, node, swarm, registrar: this.registrar, checkpoints, writer, trace: new SelectionTrace(join(this.runDir, 'selection-trace.jsonl')),
         global: this.global, record: this.record, target: () => this.queue.target, setState: (s) => { this.state = s }, metrics: this.roundMetrics, events: this.events, signal: this.controller.signal
       })
       await this.listen(node, this.runner)

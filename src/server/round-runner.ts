@@ -20,6 +20,8 @@ import { createRng } from '../training/rng.js'
 import { ClientStats } from './selection/client-stats.js'
 import { createSelection } from './selection/create-selection.js'
 import type { Decision, SelectionPolicy } from './selection/policy.js'
+import { ReplaySelection, readTrace } from './selection/trace.js'
+import type { SelectionTrace } from './selection/trace.js'
 import type { EventWriter } from '../metrics/event-writer.js'
 import type { CheckpointStore } from './checkpoint.js'
 import type { ClientRegistry } from './client-registry.js'
@@ -59,6 +61,8 @@ export interface RoundRunnerParts {
   registrar?: TorrentRegistrar
   checkpoints: CheckpointStore
   writer: EventWriter
+  /** where each round's selection, availability and timings are recorded (`--replay` reads it back) */
+  trace: SelectionTrace
   global: GlobalModel
   record: RoundRecord
   /** the round the queued work runs to, saved with each checkpoint */
@@ -90,7 +94,9 @@ export class RoundRunner {
 
   constructor (parts: RoundRunnerParts) {
     this.p = parts
-    this.selection = createSelection(parts.config.job.selection, this.stats, parts.log)
+    const { job } = parts.config
+    this.selection = job.replay !== '' ? new ReplaySelection(readTrace(job.replay)) : createSelection(job.selection, this.stats, parts.log)
+    if (job.replay !== '') parts.log.info('replaying the selections of a recorded run', { trace: job.replay })
   }
 
   /** Counts model bytes handed to a direct (`ps`) stream. */
@@ -212,6 +218,16 @@ export class RoundRunner {
     record.results.push(result)
     this.stats.finished(selected, intake.reports, blob.byteLength, job.roundTimeoutS)
     this.selection.finished?.(round, result.accepted)
+    this.p.trace.write({
+      round,
+      policy: this.selection.name,
+      eligible: eligible.map(c => c.clientId),
+      offline: this.p.registry.list().filter(c => c.online && c.state === 'offline').map(c => c.clientId),
+      selected,
+      reasons: Object.fromEntries(selected.map(id => [id, this.decisions.get(id)?.reason ?? ''])),
+      durationsS: Object.fromEntries(selected.map(id => [id, this.stats.get(id)?.durationS ?? 0])),
+      accepted: result.accepted
+    })
     this.p.metrics.roundFinished(result, this.psEgressBytes)
     this.p.events.emit({ type: 'finished', round, at: result.finishedAt, result })
     record.round = round
