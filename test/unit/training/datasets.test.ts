@@ -42,7 +42,7 @@ test('config: train + test samples are checked against the chosen dataset', () =
   try { parseConfig({ job: { train_samples: 60000, test_samples: 10000 } }) } catch (err) { message = (err as Error).message }
   assert.match(message, /job\.train_samples: train_samples \+ test_samples must be at most 10000 \(the images mnist ships\), got 70000/)
   try { parseConfig({ job: { dataset: 'cifar' } }) } catch (err) { message = (err as Error).message }
-  assert.match(message, /job\.dataset: expected one of mnist, fashion-mnist, got "cifar"/)
+  assert.match(message, /job\.dataset: expected one of mnist, fashion-mnist, file, got "cifar"/)
 })
 
 test.run()
