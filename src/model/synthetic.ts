@@ -21,6 +21,20 @@ export function syntheticModel (mb: number, seed: number): NamedTensor[] {
 }
 
 /**
+ * Moves the last `fraction` of the synthetic model's blocks by a small step that depends on the round, so a
+ * distribution benchmark sends a model that changed as a trained one does (1: every block) or as one whose first
+ * layers are frozen (less), rather than the same bytes every round.
+ */
+export function advanceSynthetic (tensors: NamedTensor[], fraction: number, round: number): void {
+  const first = tensors.length - Math.round(fraction * tensors.length)
+  const step = Math.fround(2 ** -12 * (1 + (round % 7)))
+  for (let i = first; i < tensors.length; i++) {
+    const data = tensors[i].data
+    for (let j = 0; j < data.length; j++) data[j] = data[j] > 0.5 ? data[j] - step : data[j] + step
+  }
+}
+
+/**
  * A stand-in for a trained update in whole-round benchmarks: the global model's values (flat) moved by a small seeded
  * step (|δ| ≤ 0.01), so it is the model's size, differs per client and stays well inside the norm bound.
  */

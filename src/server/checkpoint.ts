@@ -55,9 +55,12 @@ export class CheckpointStore {
     writeFileAtomic(this.statePath, JSON.stringify({ jobId: this.jobId, round, target, results }, null, 1))
   }
 
-  /** After a round: the new model, then the state that names it, then the previous model goes. */
-  save (cp: Checkpoint): void {
-    writeFileAtomic(this.modelPath(cp.round), serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
+  /**
+   * After a round: the new model, then the state that names it, then the previous model goes. `file`: the model
+   * already serialized for this round (a round that did not change it), written as it is.
+   */
+  save (cp: Checkpoint, file?: Uint8Array): void {
+    writeFileAtomic(this.modelPath(cp.round), file ?? serializeModel({ jobId: this.jobId, round: cp.round }, cp.tensors))
     this.writeState(cp.round, cp.target, cp.results)
     for (const name of readdirSync(this.dir)) {
       if (/^model-\d+\.bin$/.test(name) && join(this.dir, name) !== this.modelPath(cp.round)) rmSync(join(this.dir, name), { force: true })

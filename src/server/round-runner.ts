@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js'
 import { sleep, withTimeout } from '../abort.js'
 import { writeWeights } from '../model/architectures.js'
 import { serializeModel } from '../model/serialize.js'
+import { advanceSynthetic } from '../model/synthetic.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
 import type { ControlNode } from '../net/node.js'
 import { framed } from '../net/frames.js'
@@ -81,6 +82,8 @@ export class RoundRunner {
   /** the open (or last) round's intake, model file and announcement, for the stream handlers and the admin API */
   intake?: UpdateIntake
   modelBlob?: Uint8Array
+  /** the last round's model file, which no one reads any more: the next round's model is written into it */
+  private spareBlob?: Uint8Array
   announcement?: RoundAnnouncement
   private psEgressBytes = 0
   /** what the server learned of each client, read by the selection policy */
@@ -156,7 +159,9 @@ export class RoundRunner {
     this.p.setState('round')
     const selected = this.select(round, eligible.map(c => c.clientId), need)
     const startedAt = Date.now()
-    const blob = serializeModel({ jobId: job.id, round }, global.weights)
+    if (!this.aggregates() && global.tf == null) advanceSynthetic(global.weights, job.changedFraction, round)
+    const blob = serializeModel({ jobId: job.id, round }, global.weights, this.spareBlob)
+    this.spareBlob = undefined
     const sha256 = createHash('sha256').update(blob).digest('hex')
     const registrar = this.p.registrar
     const register = registrar != null ? registrar.register.bind(registrar) : undefined
@@ -231,7 +236,9 @@ export class RoundRunner {
     this.p.metrics.roundFinished(result, this.psEgressBytes)
     this.p.events.emit({ type: 'finished', round, at: result.finishedAt, result })
     record.round = round
-    this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() })
+    this.p.checkpoints.save({ round, tensors: global.weights, results: record.results, target: this.p.target() }, this.aggregates() ? undefined : blob)
+    // Nothing seeds or serves this round's file any more: the next round's model is written into it.
+    this.spareBlob = blob
     if (!aborted) this.p.writer.scalars(roundScalars(result), round)
     log.info('round finished', { round, status: result.status, accepted: result.accepted.length, acc: result.testAcc1, loss: result.testLoss, roundS: result.roundS.toFixed(2), egressMB: (egress / 1e6).toFixed(2) })
   }

@@ -35,7 +35,8 @@ export class UpdateIntake {
   readonly selected: Set<string>
   readonly accepted: string[] = []
   readonly reports = new Map<string, ClientReport>()
-  readonly average: RunningAverage
+  /** made at the first direct update: a distribution-only or swarm-upload round never needs its model-sized sums */
+  private sums?: RunningAverage
   /** swarm mode: admitted contributions, in commit order */
   readonly contributions: AdmittedContribution[] = []
   ingressBytes = 0
@@ -68,10 +69,10 @@ export class UpdateIntake {
     this.selected = new Set(init.selected)
     this.k = init.k
     this.layout = init.layout
-    this.average = new RunningAverage(init.layout)
     this.maxUpdateBytes = init.modelBytes + 64 * 1024
-    this.free = [new Uint8Array(this.maxUpdateBytes)]
-    this.spareSlots = STAGING_SLOTS - 1
+    // Staging buffers are made as updates arrive (each costs page faults over the model's size when first written).
+    this.free = []
+    this.spareSlots = STAGING_SLOTS
     this.full = new Promise<void>(resolve => { this.markFull = resolve })
   }
 
@@ -79,6 +80,11 @@ export class UpdateIntake {
   get filled (): Promise<void> { return this.full }
   readonly maxUpdateBytes: number
   private spareSlots: number
+
+  get average (): RunningAverage {
+    this.sums ??= new RunningAverage(this.layout)
+    return this.sums
+  }
   /** Fires when the round closes. */
   get signal (): AbortSignal { return this.closing.signal }
 

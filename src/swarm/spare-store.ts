@@ -17,7 +17,7 @@ export class SpareStore {
   /** A buffer of `bytes` for a download: the spare when it has that size (warm or not), else a new one. */
   take (bytes: number): Uint8Array {
     const s = this.spare
-    if (s == null || s.byteLength !== bytes) return new Uint8Array(bytes)
+    if (s == null || s.byteLength !== bytes) return sharedBytes(bytes)
     this.cancel()
     this.spare = undefined
     return s
@@ -27,7 +27,7 @@ export class SpareStore {
   prepare (bytes: number): void {
     if (this.spare?.byteLength === bytes) return
     this.cancel()
-    this.spare = new Uint8Array(bytes)
+    this.spare = sharedBytes(bytes)
     this.warmed = 0
     const step = (): void => {
       const s = this.spare
@@ -56,4 +56,9 @@ export class SpareStore {
     if (this.timer != null) clearImmediate(this.timer)
     this.timer = undefined
   }
+}
+
+/** Shared memory, so a worker thread can hash the download in place while it arrives (FileDigest). */
+function sharedBytes (n: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(n))
 }

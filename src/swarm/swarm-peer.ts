@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { BtpsError, errorMessage } from '../errors.js'
@@ -9,6 +8,7 @@ import { createMetainfo, magnetUri, parseMagnet, torrentFile } from './metainfo.
 import { choosePieceLength } from './piece-length.js'
 import { SwarmTorrent } from './swarm-torrent.js'
 import { newPeerId } from './peer-id.js'
+import { DownloadHasher } from './download-hasher.js'
 import { SpareStore } from './spare-store.js'
 import { HeldPieces } from './held-pieces.js'
 import { readHandshake } from './wire.js'
@@ -58,6 +58,7 @@ export class SwarmPeer {
   private downLimiter?: RateLimiter
   private readonly metrics: SwarmMetrics
   private readonly spare = new SpareStore()
+  private readonly hasher = new DownloadHasher()
   /** the last download, kept for the pieces the next one shares with it */
   private held?: HeldPieces
 
@@ -162,12 +163,13 @@ export class SwarmPeer {
   async download (magnet: string, opts: { sha256: string, serverPeerId?: string, directPeers?: string[], signal?: AbortSignal, onProgress?: (fraction: number) => void }): Promise<DownloadResult> {
     const start = performance.now()
     const { infoHash } = parseMagnet(magnet)
-    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, downLimiter: this.downLimiter, allocate: (n) => this.spare.take(n), reuse: this.held }))
+    const hashing = this.hasher.track()
+    const torrent = this.add(new SwarmTorrent({ infoHash, peerId: this.peerId, port: this.port, announce: this.init.announce, log: this.init.log, limiter: this.limiter, onProgress: opts.onProgress, metrics: this.metrics, serverPeerId: opts.serverPeerId, downLimiter: this.downLimiter, allocate: (n) => this.spare.take(n), reuse: this.held, digest: hashing.sink }))
     try {
       for (const p of opts.directPeers ?? []) torrent.dial(p)
       await torrent.whenComplete(opts.signal)
       const bytes = torrent.bytes!
-      const digest = createHash('sha256').update(bytes).digest('hex')
+      const digest = await hashing.finish(bytes)
       if (digest !== opts.sha256) throw new BtpsError('MODEL_HASH_MISMATCH', `downloaded model sha256 ${digest} != announced ${opts.sha256}`)
       this.hold(torrent, bytes)
       let fromServer = 0
@@ -178,6 +180,7 @@ export class SwarmPeer {
       }
       return { bytes, seconds: (performance.now() - start) / 1000, fromServer, fromPeers, reused: torrent.reused, hashFailures: torrent.hashFailures }
     } catch (err) {
+      hashing.drop()
       await this.remove(infoHash)
       throw err
     }
@@ -221,6 +224,7 @@ export class SwarmPeer {
     for (const t of this.torrents.values()) t.destroy()
     this.torrents.clear()
     this.spare.clear()
+    await this.hasher.stop()
     this.held = undefined
     for (const s of this.sockets) s.destroy()
     if (server != null) await new Promise<void>(resolve => { server.close(() => { resolve() }) })

@@ -12,6 +12,7 @@ import { isBtpsPeerId } from './peer-id.js'
 import { UnchokeSlots } from './unchoke-slots.js'
 import { isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
+import type { DigestSink } from './download-hasher.js'
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
 import type { Handshake } from './wire.js'
 import type { SwarmMetrics } from './swarm-metrics.js'
@@ -29,12 +30,21 @@ const IDLE_MS = 20_000
 /** Most pieces a torrent can have (its info dictionary is bounded): HAVEs before the metadata are kept as bits. */
 const MAX_PIECES = Math.floor(MAX_INFO_BYTES / 20)
 /** Bytes a wire may hold in user space before serving waits for 'drain'. */
-const SEND_HIGH_WATER = 64 * 1024
+const SEND_HIGH_WATER = 512 * 1024
+/** The time over which a peer's sending rate is averaged (exponentially decaying). */
+const RATE_TAU_MS = 250
+/** Requests open at once to one peer: at first, and at most (within the 250 most clients queue). */
+const MIN_REQUESTS = 8
+const MAX_REQUESTS = 250
+/** Longest request to a bt-ps peer (within the MAX_REQUEST_BYTES every bt-ps peer serves). */
+const MERGED_REQUEST_BYTES = 64 * 1024
 /** A peer with requests open and no block for this long is passed over for a while. */
 const SNUB_MS = 8000
 const HANDSHAKE_TIMEOUT_MS = 10_000
-/** Pieces the server shows each peer at a time: two keep its uplink busy; more only let second copies out early. */
+/** Pieces the server shows each peer at a time: two keep a slow uplink busy; more only let second copies out early. */
 const SUPER_SEED_WINDOW = 2
+/** ...and bytes it may show a bt-ps peer while the peers are few enough (a fast link needs more in flight). */
+const SUPER_SEED_DEEP_BYTES = 4 * 1024 * 1024
 /** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer), at least SUPER_SEED_WINDOW pieces. */
 const SUPER_SEED_WIDE_BYTES = 8 * 1024 * 1024
 /**
@@ -67,8 +77,9 @@ interface PeerState {
   pumping: boolean
   utMetadata?: number
   metadataSize?: number
-  recent: number
+  /** bytes/s this peer has been sending, averaged over the last ~RATE_TAU_MS (as of `rateAt`) */
   rate: number
+  rateAt: number
   lastBlockAt: number
   snubbedUntil: number
   strikes: number
@@ -97,6 +108,8 @@ export interface TorrentInit {
   serverPeerId?: string
   /** where a download's bytes go once the size is known (default: a new buffer) */
   allocate?: (bytes: number) => Uint8Array
+  /** told where the download lies and of each piece held, verified (the whole file's SHA-256 follows them) */
+  digest?: DigestSink
   /** a file this peer holds: pieces with the same hash are copied from it, not downloaded */
   reuse?: HeldPieces
 }
@@ -251,12 +264,12 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, recent: 0, rate: 0, lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, unpaid: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, unpaid: 0 }
     this.peers.set(wire, ps)
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps, false)
     if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))
-    wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
+    wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onPiece: (index, begin, parts, length) => { this.onPiece(ps, index, begin, parts, length) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
   }
 
   /**
@@ -302,7 +315,7 @@ export class SwarmTorrent {
       case MSG.have: need(4); this.onHave(ps, p.readUInt32BE(0)); break
       case MSG.bitfield: this.onBitfield(ps, p); break
       case MSG.request: need(12); this.onRequest(ps, p.readUInt32BE(0), p.readUInt32BE(4), p.readUInt32BE(8)); break
-      case MSG.piece: if (p.byteLength < 8) throw new BtpsError('WIRE_PROTOCOL', 'short piece message'); this.onPiece(ps, p.readUInt32BE(0), p.readUInt32BE(4), p.subarray(8)); break
+      case MSG.piece: throw new BtpsError('WIRE_PROTOCOL', 'short piece message')
       case MSG.cancel: { need(12); const [i, b] = [p.readUInt32BE(0), p.readUInt32BE(4)]; ps.queue = ps.queue.filter(r => r.index !== i || r.begin !== b); break }
       case MSG.port: break
       case MSG.extended: this.onExtended(ps, p); break
@@ -400,25 +413,35 @@ export class SwarmTorrent {
     }
   }
 
-  private onPiece (ps: PeerState, index: number, begin: number, block: Buffer): void {
+  /** A block, or (from a bt-ps peer, see fill) a run of blocks of one piece: each block is checked on its own. */
+  private onPiece (ps: PeerState, index: number, begin: number, parts: Buffer[], length: number): void {
     const picker = this.picker
-    const key = blockKey(index, begin / BLOCK_BYTES)
-    if (picker == null || !ps.inflight.delete(key)) return // unasked-for data is dropped
-    ps.recent += block.byteLength
-    ps.lastBlockAt = ps.lastUseful = performance.now()
-    const got = picker.received(ps, index, begin, block.byteLength)
-    if (got === 'unwanted') { this.fill(ps); return }
+    if (picker == null || begin % BLOCK_BYTES !== 0) return // unasked-for data is dropped
+    let took = 0
+    let piece = false
+    for (let off = 0; off < length; off += BLOCK_BYTES) {
+      const n = Math.min(BLOCK_BYTES, length - off)
+      if (!ps.inflight.delete(blockKey(index, (begin + off) / BLOCK_BYTES))) continue
+      const got = picker.received(ps, index, begin + off, n)
+      if (got === 'unwanted') continue
+      copyRange(parts, off, n, this.store!, index * this.meta!.pieceLength + begin + off)
+      took += n
+      piece ||= got === 'piece'
+    }
+    if (took === 0) { this.fill(ps); return }
+    const now = performance.now()
+    ps.rate = rateNow(ps, now) + took * 1000 / RATE_TAU_MS
+    ps.rateAt = ps.lastBlockAt = ps.lastUseful = now
     const down = this.init.downLimiter
     if (down != null) {
       // Reading resumes once every block read so far is paid for.
       if (ps.unpaid++ === 0) ps.wire.pause()
-      void down.take(block.byteLength, this.controller.signal).then(() => { if (--ps.unpaid === 0) ps.wire.resume() }, () => {})
+      void down.take(length, this.controller.signal).then(() => { if (--ps.unpaid === 0) ps.wire.resume() }, () => {})
     }
-    block.copy(this.store!, index * this.meta!.pieceLength + begin)
-    this.downloaded += block.byteLength
-    this.init.metrics.received(block.byteLength)
-    this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + block.byteLength)
-    if (got === 'piece') this.verify(index, ps)
+    this.downloaded += took
+    this.init.metrics.received(took)
+    this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + took)
+    if (piece) this.verify(index, ps)
     this.fill(ps)
   }
 
@@ -429,6 +452,7 @@ export class SwarmTorrent {
     const piece = this.store!.subarray(at, at + pieceSize(meta, index))
     if (sha1(piece).equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
       picker.markHave(index)
+      this.init.digest?.held(index)
       this.init.metrics.piece(lastFrom.peerId === this.init.serverPeerId ? 'server' : 'peer')
       for (const p of this.peers.values()) {
         p.wire.sendInts(MSG.have, index)
@@ -466,14 +490,23 @@ export class SwarmTorrent {
   private fill (ps: PeerState): void {
     const picker = this.picker
     if (picker == null || picker.complete || ps.choked || ps.has == null || ps.wire.closed || performance.now() < ps.snubbedUntil) return
-    // Enough requests open to cover about half a second at the rate this peer has been sending.
-    const cap = Math.min(128, 8 + Math.ceil(ps.rate * 0.5 / BLOCK_BYTES))
+    // Enough requests open to cover about half a second at the rate this peer has been sending. The rate follows
+    // the last quarter second, so a fast link opens the window within a few round trips (a rate averaged over
+    // seconds kept 8 blocks in flight for a whole 256 MiB transfer on loopback).
+    const cap = Math.min(MAX_REQUESTS, MIN_REQUESTS + Math.ceil(rateNow(ps, performance.now()) * 0.5 / BLOCK_BYTES))
     const slots = cap - ps.inflight.size
-    if (slots <= 0) return
+    // Topped up in batches of a quarter of the window: a request per block read would cost a write system call each.
+    if (slots <= 0 || (ps.inflight.size > 0 && slots < cap / 4)) return
+    // A bt-ps peer is asked for runs of consecutive blocks in one request: a quarter of the messages each way.
+    const most = isBtpsPeerId(ps.peerId) ? MERGED_REQUEST_BYTES : BLOCK_BYTES
+    let run: { index: number, begin: number, length: number } | undefined
     for (const r of picker.pick(ps, ps.has, slots, ps.inflight)) {
       ps.inflight.add(blockKey(r.index, r.begin / BLOCK_BYTES))
-      ps.wire.sendInts(MSG.request, r.index, r.begin, r.length)
+      if (run != null && run.index === r.index && run.begin + run.length === r.begin && run.length + r.length <= most) { run.length += r.length; continue }
+      if (run != null) ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
+      run = { ...r }
     }
+    if (run != null) ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
   }
 
   /** Withdraws one open request (the caller settles the picker's count). */
@@ -549,7 +582,8 @@ export class SwarmTorrent {
     this.store = bytes ?? this.init.allocate?.(meta.length) ?? new Uint8Array(meta.length)
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
-    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
+    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, deepPieces: Math.ceil(SUPER_SEED_DEEP_BYTES / meta.pieceLength), widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
+    if (bytes == null) this.init.digest?.start(this.store, meta.pieceLength, meta.pieceCount)
     if (bytes == null && this.init.reuse != null) this.reuse(this.init.reuse)
     for (const ps of this.peers.values()) {
       try { this.greet(ps, true) } catch (err) { ps.wire.close(errorMessage(err)) }
@@ -565,6 +599,7 @@ export class SwarmTorrent {
       if (piece == null) continue
       this.store!.set(piece, i * meta.pieceLength)
       this.picker!.markHave(i)
+      this.init.digest?.held(i)
       this.reused += piece.byteLength
     }
     if (this.reused === 0) return
@@ -576,8 +611,6 @@ export class SwarmTorrent {
     const now = performance.now()
     this.ticks++
     for (const ps of this.peers.values()) {
-      ps.rate = ps.rate * 0.5 + ps.recent * 0.5
-      ps.recent = 0
       if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
         // Requests this peer sits on go to others; it gets asked again later.
         const keys = [...ps.inflight]
@@ -620,4 +653,22 @@ export class SwarmTorrent {
 /** Bans go by address; on loopback, where a local job runs every peer, by address and peer id. */
 function banKey (ip: string, peerId: string): string {
   return isLoopback(ip) ? `${ip}/${peerId}` : ip
+}
+
+/** A peer's sending rate now: its last estimate, decayed over the time since. */
+function rateNow (ps: PeerState, now: number): number {
+  return ps.rate * Math.exp(-(now - ps.rateAt) / RATE_TAU_MS)
+}
+
+/** Copies `n` bytes from offset `from` of the concatenation of `parts` into `dst` at `at`. */
+function copyRange (parts: Buffer[], from: number, n: number, dst: Uint8Array, at: number): void {
+  for (const part of parts) {
+    if (n === 0) return
+    if (from >= part.byteLength) { from -= part.byteLength; continue }
+    const k = Math.min(part.byteLength - from, n)
+    part.copy(dst, at, from, from + k)
+    at += k
+    n -= k
+    from = 0
+  }
 }

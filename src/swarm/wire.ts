@@ -8,6 +8,11 @@ export const BLOCK_BYTES = 16 * 1024
 /** Longest block a peer may ask for; BEP 3 clients use 16 KiB, some ask 32 KiB. */
 export const MAX_REQUEST_BYTES = 128 * 1024
 
+/** Parts up to this size are joined before writing. */
+const SMALL_PART_BYTES = 1024
+/** length, id, index and begin: what precedes a `piece` message's block */
+const PIECE_HEAD_BYTES = 13
+
 export const MSG = { choke: 0, unchoke: 1, interested: 2, notInterested: 3, have: 4, bitfield: 5, request: 6, piece: 7, cancel: 8, port: 9, extended: 20 } as const
 
 export interface Handshake { infoHash: string, peerId: string, extensions: boolean }
@@ -56,6 +61,8 @@ export async function readHandshake (socket: Socket, timeoutMs: number): Promise
 /** What a wire hands up; each message from the peer is already checked for shape, not for meaning. */
 export interface WireHandler {
   onMessage: (id: number, payload: Buffer) => void
+  /** A `piece` message: its block as it lies in the read buffers (one part or several), `length` bytes in all. */
+  onPiece: (index: number, begin: number, parts: Buffer[], length: number) => void
   onClose: (reason: string) => void
 }
 
@@ -107,25 +114,55 @@ export class PeerWire {
     this.chunks.push(d)
     this.buffered += d.byteLength
     while (!this.closed && this.buffered >= 4) {
-      const head = this.peek(4)
+      const head = this.peek(Math.min(PIECE_HEAD_BYTES, this.buffered))
       const len = head.readUInt32BE(0)
       if (len > this.maxMessage) { this.close(`message of ${len} bytes exceeds ${this.maxMessage}`); return }
       if (this.buffered < 4 + len) return
-      const msg = this.take(4 + len)
-      if (len === 0) continue // keep-alive
+      if (len === 0) { this.take(4); continue } // keep-alive
+      const id = head[4]
       try {
-        this.handler?.onMessage(msg[4], msg.subarray(5))
+        if (id === MSG.piece && len >= PIECE_HEAD_BYTES - 4) {
+          // A block is handed up where it lies: joining it across read buffers would copy every byte once more.
+          const index = head.readUInt32BE(5)
+          const begin = head.readUInt32BE(9)
+          this.take(PIECE_HEAD_BYTES)
+          this.handler?.onPiece(index, begin, this.takeParts(len + 4 - PIECE_HEAD_BYTES), len + 4 - PIECE_HEAD_BYTES)
+        } else {
+          const msg = this.take(4 + len)
+          this.handler?.onMessage(id, msg.subarray(5))
+        }
       } catch (err) {
-        this.close(`bad message ${msg[4]}: ${String((err as Error).message ?? err)}`)
+        this.close(`bad message ${id}: ${String((err as Error).message ?? err)}`)
       }
     }
   }
 
+  /** The first `n` buffered bytes, contiguous; the read buffers stay as they are. */
   private peek (n: number): Buffer {
     if (this.chunks[0].byteLength >= n) return this.chunks[0]
-    const joined = Buffer.concat(this.chunks)
-    this.chunks = [joined]
-    return joined
+    const out = Buffer.allocUnsafe(n)
+    for (let i = 0, off = 0; off < n; i++) off += this.chunks[i].copy(out, off, 0, Math.min(this.chunks[i].byteLength, n - off))
+    return out
+  }
+
+  /** The next `n` bytes as views of the read buffers, without copying. */
+  private takeParts (n: number): Buffer[] {
+    const parts: Buffer[] = []
+    let left = n
+    while (left > 0) {
+      const c = this.chunks[0]
+      if (c.byteLength <= left) {
+        parts.push(c)
+        this.chunks.shift()
+        left -= c.byteLength
+      } else {
+        parts.push(c.subarray(0, left))
+        this.chunks[0] = c.subarray(left)
+        left = 0
+      }
+    }
+    this.buffered -= n
+    return parts
   }
 
   private take (n: number): Buffer {
@@ -178,7 +215,20 @@ export class PeerWire {
     this.pending = []
     if (this.closed || parts.length === 0) return
     this.socket.cork()
-    for (const p of parts) this.socket.write(p)
+    // Runs of small messages (requests, HAVEs) go out as one buffer: a vector of thousands of 17-byte parts costs
+    // more to hand to the kernel than the bytes do. Blocks are written as they are.
+    let run: Uint8Array[] = []
+    const writeRun = (): void => {
+      if (run.length === 0) return
+      this.socket.write(run.length === 1 ? run[0] : Buffer.concat(run))
+      run = []
+    }
+    for (const p of parts) {
+      if (p.byteLength <= SMALL_PART_BYTES) { run.push(p); continue }
+      writeRun()
+      this.socket.write(p)
+    }
+    writeRun()
     this.socket.uncork()
   }
 

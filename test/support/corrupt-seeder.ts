@@ -67,6 +67,7 @@ export class CorruptSeeder {
         wire.sendPiece(p.readUInt32BE(0), p.readUInt32BE(4), randomBytes(p.readUInt32BE(8)))
         this.served++
       },
+      onPiece: () => {},
       onClose: () => {}
     }, rest)
     const bits = Buffer.alloc(Math.ceil(this.pieces / 8), 0)

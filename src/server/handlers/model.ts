@@ -27,7 +27,8 @@ export async function handleModel (ctx: ModelContext, stream: Stream, conn: Conn
     await refuseModel(lp, `no model for round ${req.round} for this peer`)
   } else {
     // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.
-    await sendModel(lp, blob, ctx.signal, ctx.limiter, ctx.countEgress)
+    // Stops when the round closes: the next round's model is written into the same buffer.
+    await sendModel(lp, blob, AbortSignal.any([ctx.signal, intake.signal]), ctx.limiter, ctx.countEgress)
   }
   await endStream(stream)
 }

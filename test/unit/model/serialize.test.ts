@@ -40,6 +40,18 @@ test('the tensor data keeps its offset whatever the round, so unchanged tensors 
   }
 })
 
+test('a model written over an earlier file of the same size has the bytes of a fresh one, padding included', () => {
+  const first = serializeModel({ jobId: 'job-a', round: 1 }, tensors())
+  first.fill(0xee, first.byteLength - 8) // stale bytes where the next file has padding
+  const moved = tensors()
+  moved[0].data[0] = 42
+  const over = serializeModel({ jobId: 'job-a', round: 2 }, moved, first)
+  assert.ok(over === first, 'the buffer of the same size is reused')
+  assert.equal(over, serializeModel({ jobId: 'job-a', round: 2 }, moved), 'identical to a fresh serialization')
+  const other = serializeModel({ jobId: 'job-a', round: 3 }, moved, new Uint8Array(5))
+  assert.is(parseModel(other).header.round, 3, 'a buffer of another size is left alone')
+})
+
 test('a model read from a file (a Node Buffer inside a larger pool) parses to tensors of their own size', () => {
   const bytes = serializeModel({ jobId: 'job-a', round: 1 }, tensors())
   const pooled = Buffer.concat([Buffer.alloc(100, 7), Buffer.from(bytes), Buffer.alloc(100, 7)]).subarray(100, 100 + bytes.byteLength)

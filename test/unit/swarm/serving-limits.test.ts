@@ -19,7 +19,16 @@ async function rawPeer (port: number, infoHash: string, peerId = newPeerId()): P
   const { handshake, rest } = await readHandshake(socket, 5000)
   const wire = new PeerWire(socket, handshake, { outgoing: true, maxMessage: 1 << 20 })
   const got: RawPeer['got'] = []
-  wire.attach({ onMessage: (id, payload) => { got.push({ id, payload: Buffer.from(payload) }) }, onClose: () => {} }, rest)
+  wire.attach({
+    onMessage: (id, payload) => { got.push({ id, payload: Buffer.from(payload) }) },
+    onPiece: (index, begin, parts) => {
+      const head = Buffer.alloc(8)
+      head.writeUInt32BE(index, 0)
+      head.writeUInt32BE(begin, 4)
+      got.push({ id: MSG.piece, payload: Buffer.concat([head, ...parts]) })
+    },
+    onClose: () => {}
+  }, rest)
   return { wire, got, has: [], pieces: () => got.filter(m => m.id === MSG.piece).length }
 }
 

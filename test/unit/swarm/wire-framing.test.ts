@@ -1,0 +1,71 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
+import { createServer, connect } from 'node:net'
+import type { Socket } from 'node:net'
+import { MSG, PeerWire } from '../../../src/swarm/wire.js'
+
+/** A PeerWire reading what `write` sends through a real loopback connection, in the pieces `write` chooses. */
+async function wirePair (): Promise<{ wire: PeerWire, sender: Socket, close: () => void }> {
+  let accepted: (s: Socket) => void = () => {}
+  const got = new Promise<Socket>(resolve => { accepted = resolve })
+  const server = createServer(s => { accepted(s) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const sender = connect((server.address() as { port: number }).port, '127.0.0.1')
+  sender.setNoDelay(true)
+  const socket = await got
+  const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: false, maxMessage: 1 << 18 })
+  return { wire, sender, close: () => { sender.destroy(); socket.destroy(); server.close() } }
+}
+
+const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 20)) }
+
+test('a piece message split anywhere across reads reaches the handler whole, as the parts it arrived in', async () => {
+  const { wire, sender, close } = await wirePair()
+  try {
+    const block = randomBytes(48 * 1024)
+    const pieces: Array<{ index: number, begin: number, bytes: Buffer, parts: number }> = []
+    const haves: number[] = []
+    wire.attach({
+      onMessage: (id, p) => { if (id === MSG.have) haves.push(p.readUInt32BE(0)) },
+      onPiece: (index, begin, parts, length) => { pieces.push({ index, begin, bytes: Buffer.concat(parts, length), parts: parts.length }) },
+      onClose: () => {}
+    }, Buffer.alloc(0))
+    const have = Buffer.from([0, 0, 0, 5, MSG.have, 0, 0, 0, 9])
+    const head = Buffer.alloc(13)
+    head.writeUInt32BE(9 + block.byteLength, 0); head[4] = MSG.piece; head.writeUInt32BE(7, 5); head.writeUInt32BE(32768, 9)
+    const all = Buffer.concat([have, head, block, have])
+    // Cuts inside the length, inside the piece header, twice inside the block, and between messages.
+    for (const [from, to] of [[0, 2], [2, 12], [12, 5000], [5000, 30000], [30000, all.byteLength]]) {
+      sender.write(all.subarray(from, to))
+      await pause()
+    }
+    await pause()
+    assert.equal(haves, [9, 9])
+    assert.is(pieces.length, 1)
+    assert.is(pieces[0].index, 7)
+    assert.is(pieces[0].begin, 32768)
+    assert.ok(pieces[0].bytes.equals(block), 'the block\'s bytes, in order')
+    assert.ok(pieces[0].parts > 1, 'handed up without being joined first')
+  } finally {
+    close()
+  }
+})
+
+test('a message longer than the wire allows closes it with a reason', async () => {
+  const { wire, sender, close } = await wirePair()
+  try {
+    let reason = ''
+    wire.attach({ onMessage: () => {}, onPiece: () => {}, onClose: (r) => { reason = r } }, Buffer.alloc(0))
+    const head = Buffer.alloc(5)
+    head.writeUInt32BE((1 << 18) + 1, 0); head[4] = MSG.piece
+    sender.write(head)
+    await pause()
+    assert.ok(wire.closed)
+    assert.match(reason, /exceeds/)
+  } finally {
+    close()
+  }
+})
+
+test.run()
