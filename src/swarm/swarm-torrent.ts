@@ -43,7 +43,7 @@ const SNUB_MS = 8000
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Pieces the server shows each peer at a time: two keep a slow uplink busy; more only let second copies out early. */
 const SUPER_SEED_WINDOW = 2
-/** ...and bytes it may show a bt-ps peer while the peers are few enough (a fast link needs more in flight). */
+/** ...and bytes it may show a lone bt-ps peer, which has nobody to share with (a fast link needs more in flight). */
 const SUPER_SEED_DEEP_BYTES = 4 * 1024 * 1024
 /** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer), at least SUPER_SEED_WINDOW pieces. */
 const SUPER_SEED_WIDE_BYTES = 8 * 1024 * 1024
@@ -417,21 +417,26 @@ export class SwarmTorrent {
   private onPiece (ps: PeerState, index: number, begin: number, parts: Buffer[], length: number): void {
     const picker = this.picker
     if (picker == null || begin % BLOCK_BYTES !== 0) return // unasked-for data is dropped
+    let asked = false
     let took = 0
     let piece = false
     for (let off = 0; off < length; off += BLOCK_BYTES) {
       const n = Math.min(BLOCK_BYTES, length - off)
       if (!ps.inflight.delete(blockKey(index, (begin + off) / BLOCK_BYTES))) continue
+      asked = true
       const got = picker.received(ps, index, begin + off, n)
       if (got === 'unwanted') continue
       copyRange(parts, off, n, this.store!, index * this.meta!.pieceLength + begin + off)
       took += n
       piece ||= got === 'piece'
     }
-    if (took === 0) { this.fill(ps); return }
+    if (!asked) return
     const now = performance.now()
+    // A block someone else delivered first still shows the peer answers (it is not snubbed for it).
+    ps.lastBlockAt = ps.lastUseful = now
+    if (took === 0) { this.fill(ps); return }
     ps.rate = rateNow(ps, now) + took * 1000 / RATE_TAU_MS
-    ps.rateAt = ps.lastBlockAt = ps.lastUseful = now
+    ps.rateAt = now
     const down = this.init.downLimiter
     if (down != null) {
       // Reading resumes once every block read so far is paid for.
