@@ -502,8 +502,10 @@ export class SwarmTorrent {
     const slots = cap - ps.inflight.size
     // Topped up in batches of a quarter of the window: a request per block read would cost a write system call each.
     if (slots <= 0 || (ps.inflight.size > 0 && slots < cap / 4)) return
-    // A bt-ps peer is asked for runs of consecutive blocks in one request: a quarter of the messages each way.
-    const most = isBtpsPeerId(ps.peerId) ? MERGED_REQUEST_BYTES : BLOCK_BYTES
+    // A bt-ps peer is asked for runs of consecutive blocks in one request: a quarter of the messages each way. Not
+    // under a downlink cap, which pays for what it read a message at a time: 64 KiB messages would let a capped
+    // connection read four times as far ahead of its rate.
+    const most = isBtpsPeerId(ps.peerId) && this.init.downLimiter == null ? MERGED_REQUEST_BYTES : BLOCK_BYTES
     let run: { index: number, begin: number, length: number } | undefined
     for (const r of picker.pick(ps, ps.has, slots, ps.inflight)) {
       ps.inflight.add(blockKey(r.index, r.begin / BLOCK_BYTES))
