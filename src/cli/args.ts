@@ -5,7 +5,7 @@ import type { RawConfig } from '../config/parse.js'
 export interface ParsedArgs { positional: string[], flags: Map<string, string | true> }
 
 /** The commands' own flags that take a value (config fields come from the tables below or as --section.key). */
-const OWN_VALUE_FLAGS = ['config', 'log-dir', 'start-rounds', 'server', 'token', 'token-file', 'rounds', 'format', 'runs', 'out', 'name', 'shell']
+const OWN_VALUE_FLAGS = ['config', 'log-dir', 'clients-per-process', 'start-rounds', 'server', 'token', 'token-file', 'rounds', 'format', 'runs', 'out', 'name', 'shell']
 
 /**
  * `--name value`, `--name=value`, `-o FILE`, boolean flags, `--` ends the flags; `--section.key value` sets any config
@@ -73,7 +73,8 @@ export const JOB_FLAGS: Record<string, string> = {
 export const ROLE_FLAGS: Record<string, Record<string, string>> = {
   tracker: { host: 'tracker.host', port: 'tracker.port', 'announce-interval': 'tracker.announce_interval_s' },
   server: { ...JOB_FLAGS, tracker: 'tracker.url', host: 'server.host', 'p2p-port': 'server.p2p_port', 'admin-host': 'server.admin_host', 'admin-port': 'server.admin_port', 'runs-dir': 'server.runs_dir', 'checkpoint-dir': 'server.checkpoint_dir', backend: 'server.backend' },
-  client: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', id: 'client.id', host: 'client.host', backend: 'client.backend' }
+  client: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', id: 'client.id', host: 'client.host', backend: 'client.backend' },
+  clients: { ...JOB_FLAGS, tracker: 'tracker.url', server: 'client.server', count: 'client.count', 'id-prefix': 'client.id_prefix', host: 'client.host', backend: 'client.backend' }
 }
 
 /** Splits flags into config settings (known to `table`) and the rest; unknown flags are an error. */

@@ -8,10 +8,11 @@ const roleFlags = (table: Record<string, string>): string[] => [...Object.keys(t
 
 /** Every command, its subcommands and its flags, as completion offers them. */
 export const COMMAND_LINE: Record<string, { subcommands?: string[], flags: string[] }> = {
-  up: { flags: [...roleFlags(JOB_FLAGS), '--log-dir'] },
+  up: { flags: [...roleFlags(JOB_FLAGS), '--log-dir', '--clients-per-process'] },
   tracker: { flags: roleFlags(ROLE_FLAGS.tracker) },
   server: { flags: [...roleFlags(ROLE_FLAGS.server), '--start-rounds'] },
   client: { flags: roleFlags(ROLE_FLAGS.client) },
+  clients: { flags: roleFlags(ROLE_FLAGS.clients) },
   round: { flags: [...ADMIN, '--rounds', '--wait', '--json'] },
   stop: { flags: [...ADMIN, '--now', '--json'] },
   status: { flags: [...ADMIN, '--json'] },

@@ -6,6 +6,7 @@ Usage: bt-ps <command> [flags]     bt-ps --version     bt-ps <command> -h
   tracker   the BitTorrent tracker (HTTP + UDP announce on one port, /stats)
   server    the server peer (global model, rounds, aggregation, admin API)
   client    one client peer
+  clients   many client ids in one process (one peer, one copy of the data, one trainer)
   round     trigger rounds on a running server: --server URL [--rounds N] [--wait] [--json]
   stop      drop the queued rounds (--now: abort the one in progress too): --server URL [--now]
   status    logged-in clients, current round, last results: --server URL [--json]
@@ -29,10 +30,11 @@ const JOB = `  --model mlp|cnn|cnn-large  --hidden-units N  --frozen-layers N  -
   --config FILE  --log-level debug|info|warn|error`
 
 const COMMANDS: Record<string, string> = {
-  up: `bt-ps up [--clients N] [--rounds R] [--config FILE] [--log-dir DIR] [job flags]\n  Starts tracker, server and N clients as processes on 127.0.0.1, runs R rounds, prints a table. Ctrl-C stops all.\n${JOB}\n`,
+  up: `bt-ps up [--clients N] [--rounds R] [--config FILE] [--log-dir DIR] [--clients-per-process M] [job flags]\n  Starts tracker, server and N clients on 127.0.0.1, runs R rounds, prints a table. Ctrl-C stops all. Up to 8\n  clients run as a process each; more as 4 "bt-ps clients" processes (or processes of M client ids each).\n${JOB}\n`,
   tracker: 'bt-ps tracker [--host H] [--port P] [--announce-interval S] [--config FILE]\n',
   server: `bt-ps server [--tracker URL] [--host H] [--p2p-port P] [--admin-host H] [--admin-port P] [--runs-dir D]\n             [--checkpoint-dir D] [--backend B] [--start-rounds N] [job flags]\n  The admin port serves the API (/api/...), Prometheus metrics (/metrics, behind the token unless\n  server.metrics_public: yes) and the live dashboard (/).\n${JOB}\n`,
   client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener. --client.metrics_port P serves Prometheus\n  metrics at http://HOST:P/metrics (0: a free port, named in the ready line).\n${JOB}\n`,
+  clients: `bt-ps clients --count N [--id-prefix P] --server ADDR [--tracker URL] [--host H] [--backend B] [job flags]\n  Runs N client ids, P-001 ... P-N (default P: client-<the end of this process's peer id>), in one process:\n  one libp2p and BitTorrent peer, one tfjs backend, one copy of the data and one model, which trains the round's\n  selected ids in turn. Each id logs in, is selected and sends its update as a client of its own; a round's\n  model is downloaded once for all of them. The server must allow it: --server.max_ids_per_peer N.\n${JOB}\n`,
   round: 'bt-ps round --server URL [--rounds N] [--wait] [--json] [--token T | --token-file FILE]\n  URL: the server\'s admin API, e.g. http://127.0.0.1:8080. The bearer token is in the server\'s\n  server.admin_token_file (default <checkpoint_dir>/<job>/admin-token); BTPS_ADMIN_TOKEN(_FILE) work too.\n',
   status: 'bt-ps status --server URL [--json] [--token T | --token-file FILE]\n',
   stop: 'bt-ps stop --server URL [--now] [--json] [--token T | --token-file FILE]\n  Drops the queued rounds; the one in progress finishes. --now aborts it too: clients are told, nothing of it\n  is aggregated, the checkpoint keeps the last finished round, and the round is listed as aborted.\n',

@@ -23,7 +23,7 @@ async function roleConfig (args: ParsedArgs, command: string, own: string[] = []
   return { config, rest }
 }
 
-async function runRole (command: 'tracker' | 'server' | 'client', args: ParsedArgs): Promise<number> {
+async function runRole (command: 'tracker' | 'server' | 'client' | 'clients', args: ParsedArgs): Promise<number> {
   const { config, rest } = await roleConfig(args, command, command === 'server' ? ['start-rounds'] : [])
   const log = createLogger({ level: config.log.level, base: { role: command } })
   useHealthFile(config.log.healthFile)
@@ -57,6 +57,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'tracker':
       case 'server':
       case 'client':
+      case 'clients':
         return await runRole(command, args)
       case 'round':
         return await roundCommand(args)
@@ -65,8 +66,11 @@ export async function main (argv: string[]): Promise<number> {
       case 'status':
         return await statusCommand(args)
       case 'up': {
-        const { config, rest: own } = await roleConfig(args, 'up', ['log-dir'])
-        return await upCommand(config, { file: own.get('config') as string | undefined, logDir: own.get('log-dir') as string | undefined, flags: args })
+        const { config, rest: own } = await roleConfig(args, 'up', ['log-dir', 'clients-per-process'])
+        const perProcess = own.get('clients-per-process')
+        const clientsPerProcess = typeof perProcess === 'string' ? Number(perProcess) : undefined
+        if (clientsPerProcess !== undefined && !(Number.isInteger(clientsPerProcess) && clientsPerProcess >= 1 && clientsPerProcess <= 10000)) throw new InvalidInputError('USAGE', '--clients-per-process', `expected a whole number from 1 to 10000, got ${JSON.stringify(perProcess)}`)
+        return await upCommand(config, { file: own.get('config') as string | undefined, logDir: own.get('log-dir') as string | undefined, clientsPerProcess, flags: args })
       }
       case 'logs':
         return await logsCommand(args)
@@ -81,7 +85,7 @@ export async function main (argv: string[]): Promise<number> {
         process.stdout.write(JSON.stringify(jobFileSchema(), null, 2) + '\n')
         return 0
       default:
-        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, up, round, stop, status, logs, stack, config, completion)`)
+        throw new InvalidInputError('USAGE', 'command', `unknown command ${JSON.stringify(command)} (expected tracker, server, client, clients, up, round, stop, status, logs, stack, config, completion)`)
     }
   } catch (err) {
     if (err instanceof InvalidInputError) {

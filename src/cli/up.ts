@@ -13,11 +13,18 @@ import { followRounds } from './progress.js'
 import { PhaseBars } from './phase-bars.js'
 import { resultsTable } from './results-table.js'
 
+/** Up to this many clients, `bt-ps up` runs each in a process of its own; beyond, they share CLIENT_PROCESSES processes. */
+const OWN_PROCESS_MAX = 8
+const CLIENT_PROCESSES = 4
+
 /**
- * `bt-ps up`: tracker, server and job.clients clients as separate processes on 127.0.0.1 (ports chosen by the
- * OS), runs job.rounds rounds, prints progress and the per-round table, stops everything. Ctrl-C stops all.
+ * `bt-ps up`: tracker, server and job.clients clients on 127.0.0.1 (ports chosen by the OS), runs job.rounds rounds,
+ * prints progress and the per-round table, stops everything. Ctrl-C stops all. A few clients run as a process each;
+ * more (`--clients 1000`) as `bt-ps clients` processes of `clientsPerProcess` client ids.
  */
-export async function upCommand (config: Config, opts: { file?: string, logDir?: string, flags: ParsedArgs }): Promise<number> {
+export async function upCommand (config: Config, opts: { file?: string, logDir?: string, clientsPerProcess?: number, flags: ParsedArgs }): Promise<number> {
+  const clients = config.job.clients
+  const perProcess = Math.min(clients, opts.clientsPerProcess ?? (clients <= OWN_PROCESS_MAX ? 1 : Math.ceil(clients / CLIENT_PROCESSES)))
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const logDir = resolve(opts.logDir ?? join(config.server.runsDir, config.job.id, `logs-${stamp}`))
   mkdirSync(logDir, { recursive: true })
@@ -41,28 +48,33 @@ export async function upCommand (config: Config, opts: { file?: string, logDir?:
   const watch = (p: RoleProcess): void => { void p.exited.then(code => { if (!controller.signal.aborted) { say(`${p.name} exited (code ${String(code)}); see ${p.logFile}`); controller.abort() } }) }
   const t0 = performance.now()
   try {
-    say(`bt-ps up: job ${config.job.id}, model ${config.job.model}, dataset ${config.job.dataset}, ${config.job.clients} clients, ${config.job.rounds} rounds, transfer ${config.job.transfer}, upload ${config.job.upload}; logs in ${logDir}`)
+    const groups = Math.ceil(clients / perProcess)
+    say(`bt-ps up: job ${config.job.id}, model ${config.job.model}, dataset ${config.job.dataset}, ${clients} clients${perProcess > 1 ? ` in ${groups} processes` : ''}, ${config.job.rounds} rounds, transfer ${config.job.transfer}, upload ${config.job.upload}; logs in ${logDir}`)
     const tracker = startRole('tracker', ['tracker', '--config', configFile, '--tracker.port', '0', '--tracker.host', '127.0.0.1'], join(logDir, 'tracker.log'))
     children.push(tracker)
     const t = await race(tracker.ready)
     watch(tracker)
     say(`tracker ready: ${String(t.udp)} (private: ${String(t.http).replace('/announce', '/stats.json')} takes the job's stats token)`)
-    const server = startRole('server', ['server', '--config', configFile, '--tracker.url', String(t.udp), '--server.host', '127.0.0.1', '--server.p2p_port', '0', '--server.admin_host', '127.0.0.1', '--server.admin_port', '0', '--server.resume', 'no'], join(logDir, 'server.log'))
+    const server = startRole('server', ['server', '--config', configFile, '--tracker.url', String(t.udp), '--server.host', '127.0.0.1', '--server.p2p_port', '0', '--server.admin_host', '127.0.0.1', '--server.admin_port', '0', '--server.resume', 'no', '--server.max_ids_per_peer', String(Math.max(perProcess, config.server.maxIdsPerPeer))], join(logDir, 'server.log'))
     children.push(server)
     const s = await race(server.ready)
     watch(server)
     const addr = (s.addrs as string[])[0]
     say(`server ready: ${addr}, admin ${String(s.admin)}, evaluation backend ${String(s.backend)}`)
     say(`TensorBoard: tensorboard --logdir ${resolve(String(s.runDir))}`)
-    for (let i = 1; i <= config.job.clients; i++) {
-      const c = startRole(`client-${i}`, ['client', '--config', configFile, '--tracker.url', String(t.udp), '--client.server', addr, '--client.id', `client-${i}`, '--client.host', '127.0.0.1'], join(logDir, `client-${i}.log`))
-      children.push(c)
+    const common = ['--config', configFile, '--tracker.url', String(t.udp), '--client.server', addr, '--client.host', '127.0.0.1']
+    for (let i = 1; i <= groups; i++) {
+      const name = `client-${i}`
+      // The last process takes what is left: 1000 clients at 300 a process are 300, 300, 300 and 100 ids.
+      const count = Math.min(perProcess, clients - (i - 1) * perProcess)
+      const args = perProcess === 1 ? ['client', ...common, '--client.id', name] : ['clients', ...common, '--client.count', String(count), '--client.id_prefix', name]
+      children.push(startRole(name, args, join(logDir, `${name}.log`)))
     }
     const ready = await race(Promise.all(children.slice(2).map(async c => await c.ready)))
     children.slice(2).forEach(watch)
-    say(`${ready.length} clients ready (backends: ${[...new Set(ready.map(r => String(r.backend)))].join(', ')})`)
+    say(`${perProcess > 1 ? `${clients} clients in ${ready.length} processes` : `${ready.length} clients`} ready (backends: ${[...new Set(ready.map(r => String(r.backend)))].join(', ')})`)
     const admin = new AdminClient(String(s.admin), readTokenFile(String(s.adminTokenFile)))
-    while ((await admin.status()).clients.filter(c => c.online).length < config.job.clients) await sleep(200, controller.signal)
+    while ((await admin.status()).clients.filter(c => c.online).length < clients) await sleep(200, controller.signal)
     const { first, last } = await admin.startRounds(config.job.rounds)
     const results = await followRounds(admin, first, last, say, controller.signal, PhaseBars.wanted(process.stdout) ? new PhaseBars(process.stdout) : undefined)
     say('\n' + resultsTable(results))

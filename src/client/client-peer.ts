@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs'
 import type { Config } from '../config/schema.js'
-import { errorMessage, isCode } from '../errors.js'
+import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { childController, lifetimeController } from '../abort.js'
 import { buildModel } from '../model/architectures.js'
@@ -10,7 +10,7 @@ import { loadPsk } from '../net/psk.js'
 import { releasePeerParts } from '../net/peer-parts.js'
 import type { ControlNode } from '../net/node.js'
 import type { LoginResponse } from '../control/login.js'
-import type { RoundMessage } from '../control/round.js'
+import type { RoundAnnouncement, RoundMessage } from '../control/round.js'
 import type { ClientState } from '../control/status.js'
 import { SwarmPeer } from '../swarm/swarm-peer.js'
 import { magnetInfoHash } from '../swarm/metainfo.js'
@@ -20,7 +20,10 @@ import { subset } from '../training/mnist.js'
 import { loadDataset } from '../training/datasets.js'
 import type { Dataset } from '../training/mnist.js'
 import { partition } from '../training/partition.js'
-import { runRoundTask } from './round-task.js'
+import { fetchRoundModel, runRoundTask } from './round-task.js'
+import type { RoundModel } from './round-task.js'
+import { identityIds } from './client-identity.js'
+import type { ClientIdentity, Task } from './client-identity.js'
 import { ServerSession } from './server-session.js'
 import { UploadPeer } from '../upload/upload-peer.js'
 import type { Registry } from 'prom-client'
@@ -29,8 +32,7 @@ import { SwarmMetrics } from '../swarm/swarm-metrics.js'
 import { ClientRoundMetrics } from './client-metrics.js'
 import { Device } from './device.js'
 import { loadProfiles, profileFor } from '../profiles/device-profiles.js'
-
-interface Task { round: number, controller: AbortController, done: Promise<void> }
+import type { ProfileTable as DeviceProfiles } from '../profiles/device-profiles.js'
 
 /**
  * A client's default id: the end of its peer id, so ids differ across hosts and containers (a pid does not) and
@@ -39,17 +41,20 @@ interface Task { round: number, controller: AbortController, done: Promise<void>
 export const defaultClientId = (peerId: string): string => `client-${peerId.slice(-10)}`
 
 /**
- * A client peer: logs in to the job's server, and for every round it is selected for downloads the model
- * (from the swarm, or directly in `ps` mode), trains on its partition, sends its update and seeds meanwhile.
- * It composes the server session (login, heartbeats, the round-message gate) and one round task at a time.
+ * A client process: one libp2p node, one BitTorrent peer, one tfjs backend and one copy of the data, running one
+ * client id (`bt-ps client`) or many (`bt-ps clients --count N`). It logs its ids in to the job's server; for every
+ * round that selects some of them it gets the model once (from the swarm, or directly in `ps` mode), trains each
+ * selected id on its own partition in turn, sends each id's update and seeds meanwhile.
  */
 export class ClientPeer {
-  /** `client.id`, or (when that is empty) derived from the peer id once the node is up */
-  clientId: string
-  state: ClientState = 'idle'
-  partitionIndex = -1
+  /** the client ids this process runs (`client.id`, or derived from the peer id once the node is up) */
+  get clientIds (): string[] { return this.identities.map(c => c.clientId) }
+  /** the first (with one, the only) client id */
+  get clientId (): string { return this.identities[0]?.clientId ?? this.config.client.id }
+  get partitionIndex (): number { return this.identities[0]?.partitionIndex ?? -1 }
+  get state (): ClientState { return this.identities[0]?.state ?? 'idle' }
 
-  /** This client's libp2p identity and listening addresses (empty before start). */
+  /** This process's libp2p identity and listening addresses (empty before start). */
   get peerId (): string { return this.node?.peerId.toString() ?? '' }
   get multiaddrs (): string[] { return this.node?.getMultiaddrs().map(String) ?? [] }
   backend?: Backend
@@ -59,12 +64,15 @@ export class ClientPeer {
   private swarm?: SwarmPeer
   private session?: ServerSession
   private model?: TF.Sequential
-  private data?: Dataset
-  private task?: Task
+  private train?: Dataset
+  private parts?: { count: number, indices: number[][] }
   private uploads?: UploadPeer
-  /** the device profile this client plays (`job.profiles`) */
-  private device?: Device
-  private lastRound = 0
+  private identities: ClientIdentity[] = []
+  private byId = new Map<string, ClientIdentity>()
+  /** the round whose model this process holds or is getting, and its client ids still working on it */
+  private round?: { number: number, controller: AbortController, model: Promise<RoundModel>, infoHash?: string, bytes: number, working: number }
+  /** one model per process: its client ids train in turn */
+  private training: Promise<unknown> = Promise.resolve()
   private controller = lifetimeController()
   private started = false
 
@@ -79,7 +87,6 @@ export class ClientPeer {
     this.metrics = components.metrics ?? unscrapedRegistry()
     this.roundMetrics = new ClientRoundMetrics(this.metrics)
     this.swarmMetrics = new SwarmMetrics(this.metrics)
-    this.clientId = config.client.id
   }
 
   async start (): Promise<void> {
@@ -97,24 +104,23 @@ export class ClientPeer {
       const privateKey = client.keyFile !== '' ? await loadOrCreatePeerKey(client.keyFile) : undefined
       const node = await createControlNode({ host: client.host, port: 0, psk: job.pskFile !== '' ? loadPsk(job.pskFile, { create: false }) : undefined, privateKey })
       this.node = node
-      if (this.clientId === '') this.clientId = defaultClientId(node.peerId.toString())
-      this.uploads = new UploadPeer({ log: this.log.child({ component: 'upload' }), node, signal: this.controller.signal }, { clientId: this.clientId, server: () => this.session?.serverPeer, idleMs: this.config.server.uploadStallS * 1000 })
+      this.createIdentities(node.peerId.toString(), job.profiles !== '' ? loadProfiles(job.profiles) : undefined)
+      this.uploads = new UploadPeer({ log: this.log.child({ component: 'upload' }), node, signal: this.controller.signal }, { server: () => this.session?.serverPeer, idleMs: this.config.server.uploadStallS * 1000 })
       await this.uploads.start()
-      if (job.profiles !== '') {
-        const device = this.device = new Device(profileFor(loadProfiles(job.profiles), this.clientId, job.seed), this.log, (online) => { this.onAvailability(online) })
-        this.swarm.limitLinks(device.uplink, device.downlinkBytesPerS)
-        this.uploads.uplink = device.uplink
-        device.start()
-      }
+      const single = this.identities.length === 1 ? this.identities[0].device : undefined
+      // One client id: its profile's links cap this peer's swarm traffic for real. Many share the peer (see RoundTaskContext.padDownload).
+      if (single != null) this.swarm.limitLinks(single.uplink, single.downlinkBytesPerS)
+      for (const c of this.identities) c.device?.start()
+      if (this.identities.length > 1) this.log.info('client ids', { count: this.identities.length, first: this.identities[0].clientId, last: this.identities[this.identities.length - 1].clientId })
       this.session = new ServerSession({
         config: this.config,
-        clientId: this.clientId,
+        clientIds: this.clientIds,
         node,
         log: this.log,
         signal: this.controller.signal,
         backend: () => this.backend?.name ?? 'none',
-        status: () => ({ state: this.state, round: this.task?.round ?? this.lastRound, ...this.swarmProgress() }),
-        onLogin: (res) => this.onLogin(res),
+        status: (clientId) => this.heartbeat(need(this.byId.get(clientId))),
+        onLogin: (clientId, res) => this.onLogin(need(this.byId.get(clientId)), res),
         onRound: (m) => { this.onRound(m) }
       })
       await this.session.start()
@@ -124,95 +130,143 @@ export class ClientPeer {
     }
   }
 
-  /** Loads this client's data partition on the first login (or when the server hands it another one). */
-  private onLogin (res: LoginResponse): { samples?: number } {
-    if (this.config.job.task === 'train' && (this.data == null || this.partitionIndex !== res.partition)) this.loadPartition(res.partition, res.partitions)
-    this.partitionIndex = res.partition
-    // A server that restarted from its checkpoint runs its unfinished round again under the same number.
-    if (res.round < this.lastRound) {
-      this.task?.controller.abort()
-      this.lastRound = res.round
-    }
-    return { samples: this.data?.size }
+  private createIdentities (peerId: string, profiles?: DeviceProfiles): void {
+    const { client, job } = this.config
+    const ids = client.count === 1
+      ? [client.id !== '' ? client.id : defaultClientId(peerId)]
+      : identityIds(client.idPrefix !== '' ? client.idPrefix : defaultClientId(peerId), client.count)
+    this.identities = ids.map(clientId => {
+      const log = client.count === 1 ? this.log : this.log.child({ client: clientId })
+      const c: ClientIdentity = { clientId, log, state: 'idle', partitionIndex: -1, lastRound: 0 }
+      if (profiles != null) c.device = new Device(profileFor(profiles, clientId, job.seed), log, (online) => { this.onAvailability(c, online) })
+      return c
+    })
+    this.byId = new Map(this.identities.map(c => [c.clientId, c]))
   }
 
-  private loadPartition (index: number, count: number): void {
+  /** Loads a client id's data partition on its first login (or when the server hands it another one). */
+  private onLogin (c: ClientIdentity, res: LoginResponse): { samples?: number } {
+    if (this.config.job.task === 'train' && (c.data == null || c.partitionIndex !== res.partition)) c.data = this.loadPartition(res.partition, res.partitions)
+    c.partitionIndex = res.partition
+    // A server that restarted from its checkpoint runs its unfinished round again under the same number.
+    if (res.round < c.lastRound) {
+      c.task?.controller.abort()
+      c.lastRound = res.round
+    }
+    return { samples: c.data?.size }
+  }
+
+  /** One partition of the data; the dataset is read and split once per process, whatever the number of client ids. */
+  private loadPartition (index: number, count: number): Dataset {
     const { job } = this.config
-    const { train } = loadDataset(job)
-    const parts = partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha, groups: train.groups })
-    this.data = subset(train, parts[index])
+    const train = this.train ??= loadDataset(job).train
+    if (this.parts?.count !== count) this.parts = { count, indices: partition(train.y, { kind: job.partition, clients: count, seed: job.seed, alpha: job.alpha, groups: train.groups }) }
     // The model's input and output follow the data (CIFAR-10 images are 32×32×3, FEMNIST has 62 classes).
     if (this.backend != null) this.model ??= buildModel(this.backend.tf, job.model, job.seed, { hiddenUnits: job.hiddenUnits, frozenLayers: job.frozenLayers, input: train })
+    return subset(train, this.parts.indices[index])
   }
 
-  /** The round's torrent: how much of the model this client holds and has sent to peers (kept once the torrent goes). */
-  private roundSwarm?: { infoHash: string, bytes: number, held: number, uploaded: number }
-
-  private swarmProgress (): { held?: number, uploaded?: number } {
-    const t = this.roundSwarm
+  /** What a client id's heartbeat says: its state and round, and, while it works on the round, how much of the model this process holds and has sent to peers. */
+  private heartbeat (c: ClientIdentity): { state: ClientState, round: number, held?: number, uploaded?: number } {
+    const round = c.task?.round ?? c.lastRound
+    const r = this.round
     const swarm = this.swarm
-    if (t == null || swarm == null) return {}
-    t.held = Math.max(t.held, Math.min(1, (swarm.downloaded(t.infoHash) + swarm.reused(t.infoHash)) / Math.max(1, t.bytes)))
-    t.uploaded = Math.max(t.uploaded, swarm.uploaded(t.infoHash))
-    return { held: Math.round(t.held * 1000) / 1000, uploaded: t.uploaded }
+    if (r?.infoHash == null || r.number !== c.lastRound || swarm == null) return { state: c.state, round }
+    const held = Math.min(1, (swarm.downloaded(r.infoHash) + swarm.reused(r.infoHash)) / Math.max(1, r.bytes))
+    return { state: c.state, round, held: Math.round(held * 1000) / 1000, uploaded: swarm.uploaded(r.infoHash) }
   }
 
   /** Offline by the device schedule: the round in hand is dropped, announcements are ignored until online again. */
-  private onAvailability (online: boolean): void {
-    if (!online) this.task?.controller.abort()
-    this.setState(online ? 'idle' : 'offline')
+  private onAvailability (c: ClientIdentity, online: boolean): void {
+    if (!online) c.task?.controller.abort()
+    this.setState(c, online ? 'idle' : 'offline')
   }
 
-  private setState (state: ClientState): void {
+  private setState (c: ClientIdentity, state: ClientState): void {
     // A round task winding down after going offline does not bring the client back.
-    this.state = this.device?.online === false ? 'offline' : state
-    this.session?.publishStatus()
+    c.state = c.device?.online === false ? 'offline' : state
+    this.session?.publishStatus([c.clientId])
   }
 
-  /** A round message from the server: a round end stops that round's task; a newer round this client is selected for starts one. */
+  /** A round message from the server: a round end stops that round's tasks; a newer round starts one per selected client id of this process. */
   private onRound (m: RoundMessage): void {
     if (m.type === 'round-end') {
-      if (this.task?.round === m.round) this.task.controller.abort()
+      if (this.round?.number === m.round) this.round.controller.abort()
       return
     }
-    if (m.round <= this.lastRound || !m.selected.includes(this.clientId) || Date.now() > m.deadline || this.device?.online === false) return
-    this.lastRound = m.round
-    this.task?.controller.abort()
-    const infoHash = magnetInfoHash(m.magnet)
-    this.roundSwarm = infoHash != null ? { infoHash, bytes: m.bytes, held: 0, uploaded: 0 } : undefined
-    const uploads = this.uploads!
-    // Shards may arrive from faster clients before this one even holds the model.
-    if (m.upload != null) uploads.begin({ jobId: m.jobId, round: m.round, ...m.upload })
-    else uploads.drop()
-    const session = this.session!
-    const { controller, release } = childController(this.controller.signal)
+    if (Date.now() > m.deadline) return
+    const selected = m.selected.flatMap(id => {
+      const c = this.byId.get(id)
+      return c != null && m.round > c.lastRound && c.device?.online !== false ? [c] : []
+    })
+    if (selected.length === 0) return
+    // A newer round ends the older one here (its tasks, its download).
+    if (this.round != null && this.round.number !== m.round) this.round.controller.abort()
+    const round = this.round?.number === m.round ? this.round : this.beginRound(m)
+    for (const c of selected) this.startTask(c, m, round)
+  }
+
+  private beginRound (m: RoundAnnouncement): NonNullable<ClientPeer['round']> {
+    const { controller } = childController(this.controller.signal)
+    const model = fetchRoundModel({ config: this.config, log: this.log, node: this.node!, swarm: this.swarm!, serverPeer: () => this.session?.serverPeer, serverHost: () => this.session?.serverHost ?? '127.0.0.1', setState: () => {} }, m, controller.signal)
+    // Each task awaits it; a failed download is reported by them.
+    model.catch(() => {})
+    const round = { number: m.round, controller, model, infoHash: magnetInfoHash(m.magnet), bytes: m.bytes, working: 0 }
+    this.round = round
+    // Shards may arrive from faster clients before this one even holds the model. The server plans swarm upload only
+    // with one client per peer, so at most one of this process's ids owns a shard.
+    const owner = m.upload?.peers.find(p => this.byId.has(p.clientId))
+    if (m.upload != null && owner != null) this.uploads!.begin({ jobId: m.jobId, round: m.round, clientId: owner.clientId, uplink: this.byId.get(owner.clientId)?.device?.uplink, ...m.upload })
+    else this.uploads!.drop()
+    return round
+  }
+
+  private startTask (c: ClientIdentity, m: RoundAnnouncement, round: NonNullable<ClientPeer['round']>): void {
+    c.lastRound = m.round
+    c.task?.controller.abort()
+    const { controller, release } = childController(round.controller.signal)
     const task: Task = { round: m.round, controller, done: Promise.resolve() }
+    round.working++
     task.done = runRoundTask({
       config: this.config,
-      clientId: this.clientId,
-      log: this.log,
+      clientId: c.clientId,
+      log: c.log,
       node: this.node!,
       swarm: this.swarm!,
-      serverPeer: () => session.serverPeer,
-      serverHost: () => session.serverHost,
+      serverPeer: () => this.session?.serverPeer,
+      serverHost: () => this.session?.serverHost ?? '127.0.0.1',
       backend: this.backend,
       model: this.model,
-      data: () => this.data,
-      partitionIndex: () => this.partitionIndex,
-      setState: (state) => { this.setState(state) },
-      uploads,
-      device: this.device,
+      data: () => c.data,
+      partitionIndex: () => c.partitionIndex,
+      setState: (state) => { this.setState(c, state) },
+      uploads: this.uploads!,
+      device: c.device,
+      padDownload: this.identities.length > 1,
+      trainInTurn: async (fn) => await this.trainInTurn(fn),
       lifetime: this.controller.signal,
       metrics: this.roundMetrics
-    }, m, controller.signal)
+    }, m, round.model, controller.signal)
       .catch((err: unknown) => {
         const abandoned = isCode(err, 'ABORTED') || controller.signal.aborted
         this.roundMetrics.round(abandoned ? 'abandoned' : 'failed')
-        if (abandoned) this.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
-        else this.log.error('round failed', { round: m.round, reason: errorMessage(err) })
+        if (abandoned) c.log.info('round abandoned', { round: m.round, reason: errorMessage(err) })
+        else c.log.error('round failed', { round: m.round, reason: errorMessage(err) })
       })
-      .finally(() => { release(); if (this.task === task) { this.task = undefined; this.setState('idle') } })
-    this.task = task
+      .finally(() => {
+        release()
+        if (c.task === task) { c.task = undefined; this.setState(c, 'idle') }
+        // The last of this process's client ids done with the round: the torrent goes.
+        if (--round.working === 0) void this.swarm?.remove(round.infoHash)
+      })
+    c.task = task
+  }
+
+  /** Runs `fn` once the training before it is done: the process's one model is trained by one client id at a time. */
+  private async trainInTurn<T> (fn: () => Promise<T>): Promise<T> {
+    const turn = this.training.then(fn)
+    this.training = turn.catch(() => {})
+    return await turn
   }
 
   async stop (): Promise<void> {
@@ -220,14 +274,18 @@ export class ClientPeer {
     this.started = false
     this.controller.abort()
     this.session?.stop()
-    this.device?.stop()
+    for (const c of this.identities) { c.device?.stop(); c.task?.controller.abort() }
     this.uploads?.drop()
-    this.task?.controller.abort()
-    await this.task?.done
+    await Promise.all(this.identities.map(async c => await c.task?.done))
     await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })
     this.node = undefined
     this.session = undefined
     this.swarm = undefined
     this.model = undefined
   }
+}
+
+function need<T> (v: T | undefined): T {
+  if (v == null) throw new BtpsError('NOT_STARTED', 'unknown client id')
+  return v
 }

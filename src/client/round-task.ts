@@ -47,6 +47,13 @@ export interface RoundTaskContext {
   uploads: UploadPeer
   /** the device profile it plays: training padded to its speed, updates sent through its uplink */
   device?: Device
+  /**
+   * A process of many client ids fetches each round's model once for all of them, so a profile's downlink is not a
+   * cap on its swarm peer: each id's download is instead padded to what its downlink would have taken.
+   */
+  padDownload: boolean
+  /** runs local training: one model per process, so its client ids train in turn */
+  trainInTurn: <T>(fn: () => Promise<T>) => Promise<T>
   /** the client's whole life: an admitted contribution's shards still go out after the round ends at the server */
   lifetime: AbortSignal
   metrics: ClientRoundMetrics
@@ -54,19 +61,21 @@ export interface RoundTaskContext {
 
 interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeers: number, reused: number }
 
+/** The round's model as this process got it, shared by the client ids it runs that were selected. */
+export interface RoundModel { bytes: Uint8Array, got: Held, infoHash?: string }
+
+export type FetchContext = Pick<RoundTaskContext, 'config' | 'log' | 'node' | 'swarm' | 'serverPeer' | 'serverHost' | 'setState'>
+
 const need = <T>(v: T | undefined): T => {
   if (v == null) throw new BtpsError('NOT_STARTED', 'client is not started')
   return v
 }
 
 /**
- * One round this client was selected for: gets the model (from the swarm, or straight from the server in `ps`
- * mode), then trains and sends its update, or in a distribution-only round confirms it holds the model; it seeds
- * the model meanwhile, and stops seeding when done. `signal` aborts it (round end, a newer round, stop).
+ * The round's model, once per process: from the swarm (or straight from the server in `ps` mode), checked to be the
+ * announced round's. The caller removes the torrent (`swarm.remove(infoHash)`) when the round is done here.
  */
-export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<void> {
-  const swarm = ctx.swarm
-  ctx.setState('downloading')
+export async function fetchRoundModel (ctx: FetchContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<RoundModel> {
   const t0 = performance.now()
   let bytes: Uint8Array
   let fromServer = ann.bytes
@@ -88,21 +97,34 @@ export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncemen
   } else {
     bytes = await fetchDirect(ctx, ann, signal)
   }
-  const infoHash = magnetInfoHash(ann.magnet)
-  try {
-    const got: Held = { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers, reused }
-    const { header } = parseModelHeader(bytes)
-    if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
-    const { job } = ctx.config
-    if (job.task === 'distribute' && job.syntheticUpdate !== 'yes') await confirmHeld(ctx, ann, got, infoHash, signal)
-    else await trainAndUpdate(ctx, ann, bytes, got, infoHash, signal)
-  } finally {
-    await swarm.remove(infoHash)
+  const { header } = parseModelHeader(bytes)
+  if (header.round !== ann.round || header.jobId !== ann.jobId) throw new BtpsError('MODEL_MISMATCH', `model file is ${header.jobId} round ${header.round}, announced ${ann.jobId} round ${ann.round}`)
+  return { bytes, got: { downloadS: (performance.now() - t0) / 1000, heldAt: Date.now(), fromServer, fromPeers, reused }, infoHash: magnetInfoHash(ann.magnet) }
+}
+
+/**
+ * One round this client was selected for: waits for the process's copy of the model, then trains and sends its
+ * update, or in a distribution-only round confirms it holds the model. `signal` aborts it (round end, a newer
+ * round, offline, stop).
+ */
+export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncement, model: Promise<RoundModel>, signal: AbortSignal): Promise<void> {
+  ctx.setState('downloading')
+  const t0 = performance.now()
+  const { bytes, got: fetched, infoHash } = await model
+  let got = fetched
+  const downlinkKbps = ctx.device?.profile.downlinkKbps
+  if (ctx.padDownload && downlinkKbps != null) {
+    const profiledS = (fetched.fromServer + fetched.fromPeers) * 8 / (downlinkKbps * 1000)
+    await sleep(Math.max(0, profiledS * 1000 - (performance.now() - t0)), signal)
+    got = { ...fetched, downloadS: Math.max(fetched.downloadS, (performance.now() - t0) / 1000), heldAt: Date.now() }
   }
+  const { job } = ctx.config
+  if (job.task === 'distribute' && job.syntheticUpdate !== 'yes') await confirmHeld(ctx, ann, got, infoHash, signal)
+  else await trainAndUpdate(ctx, ann, bytes, got, infoHash, signal)
 }
 
 /** `transfer: ps`: the model straight from the server, checked against the announced SHA-256. */
-async function fetchDirect (ctx: RoundTaskContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<Uint8Array> {
+async function fetchDirect (ctx: FetchContext, ann: RoundAnnouncement, signal: AbortSignal): Promise<Uint8Array> {
   const stream = await ctx.node.dialProtocol(need(ctx.serverPeer()), MODEL_PROTOCOL, { signal })
   const bytes = await fetchModel(framed(stream), { jobId: ann.jobId, round: ann.round }, ann.bytes, signal)
   await stream.close().catch(() => {})
@@ -143,15 +165,22 @@ async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint
   const global = parseModel(bytes).tensors
   const { tf } = need(ctx.backend)
   const model = need(ctx.model)
-  writeWeights(tf, model, global)
   const data = need(ctx.data())
-  const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global)
+  // From here on this client is training, also while it waits for the process's other client ids to finish theirs.
+  const t0 = performance.now()
+  const { result, tensors } = await ctx.trainInTurn(async () => {
+    signal.throwIfAborted()
+    writeWeights(tf, model, global)
+    const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global)
+    return { result, tensors: await readWeights(model) }
+  })
+  const elapsedS = (performance.now() - t0) / 1000
   // A slower device takes as long as its profile says: the rest of the time is waited out.
   const profiled = ctx.device?.computeS(result.samples * ann.hyper.localEpochs) ?? 0
-  if (profiled > result.seconds) await sleep((profiled - result.seconds) * 1000, signal)
-  const computeS = Math.max(result.seconds, profiled)
-  ctx.log.info('trained', { round: ann.round, samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: computeS.toFixed(2), ...(profiled > 0 ? { measuredS: result.seconds.toFixed(2) } : {}) })
-  return { tensors: await readWeights(model), samples: result.samples, computeS, utility: result.utility, meanLoss: result.meanLoss }
+  if (profiled > elapsedS) await sleep((profiled - elapsedS) * 1000, signal)
+  const computeS = Math.max(elapsedS, profiled)
+  ctx.log.info('trained', { round: ann.round, samples: result.samples, loss: result.meanLoss.toFixed(4), seconds: computeS.toFixed(2), ...(profiled > 0 || elapsedS > result.seconds * 1.5 ? { measuredS: result.seconds.toFixed(2) } : {}) })
+  return { tensors, samples: result.samples, computeS, utility: result.utility, meanLoss: result.meanLoss }
 }
 
 /** Whole-round benchmarks: "trains" for job.compute_s, and the update is the model moved by a seeded small step. */

@@ -1,7 +1,7 @@
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
-import { BtpsError, errorMessage } from '../errors.js'
+import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { sleep, withTimeout } from '../abort.js'
 import { acceptOnlyFrom } from '../net/node.js'
@@ -11,31 +11,36 @@ import { LOGIN_PROTOCOL, login } from '../control/login.js'
 import type { LoginResponse } from '../control/login.js'
 import { ROUND_PROTOCOL, parseRoundMessage, readRoundNotice, roundsTopic } from '../control/round.js'
 import type { RoundMessage } from '../control/round.js'
-import { STATUS_PROTOCOL, encodeHeartbeat, sendHeartbeat, statusTopic } from '../control/status.js'
+import { STATUS_PROTOCOL, encodeHeartbeats, sendHeartbeat, statusTopic } from '../control/status.js'
 import type { ClientState } from '../control/status.js'
 import { serverAddress } from './server-address.js'
 
+/** Logins in flight at once when a process logs in many client ids. */
+const LOGINS_AT_ONCE = 8
+
 export interface ServerSessionParts {
   config: Config
-  clientId: string
+  /** the client ids this process logs in (one, or many for `bt-ps clients`) */
+  clientIds: readonly string[]
   node: ControlNode
   log: Logger
   /** the client's lifetime signal */
   signal: AbortSignal
   /** the backend name the login reports */
   backend: () => string
-  /** what a heartbeat says now */
-  status: () => { state: ClientState, round: number, held?: number, uploaded?: number }
-  /** an accepted login (before it is logged); returns the size of the data partition it loaded, if any */
-  onLogin: (res: LoginResponse) => { samples?: number }
+  /** what a client id's heartbeat says now */
+  status: (clientId: string) => { state: ClientState, round: number, held?: number, uploaded?: number }
+  /** an accepted login of a client id (before it is logged); returns the size of the data partition it loaded, if any */
+  onLogin: (clientId: string, res: LoginResponse) => { samples?: number }
   /** a round message from the job's server, parsed, for this job */
   onRound: (m: RoundMessage) => void
 }
 
 /**
- * The client's session with the job's server: dials and logs in (again after losing the server), sends heartbeats
- * (gossip and a direct stream), and gates round messages: only those signed by (or sent directly from) the server
- * it logged in to are parsed and handed on; others are logged once per peer.
+ * The client process's session with the job's server: dials and logs in each of its client ids (again after losing
+ * the server), sends heartbeats (gossip and a direct stream; one message for all its ids), and gates round messages:
+ * only those signed by (or sent directly from) the server it logged in to are parsed and handed on; others are
+ * logged once per peer.
  */
 export class ServerSession {
   /** the server's libp2p identity and host, once logged in */
@@ -98,27 +103,50 @@ export class ServerSession {
     this.serverHost = /\/ip[46]\/([^/]+)/.exec(conn.remoteAddr.toString())?.[1] ?? this.serverHost
     // The port this node listens on: other clients send it shards there (`job.upload: swarm`).
     const listenPort = Number(/\/tcp\/(\d+)/.exec(node.getMultiaddrs()[0]?.toString() ?? '')?.[1] ?? 0)
-    let res
-    for (;;) {
-      const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
-      res = await login(framed(stream), { clientId: this.p.clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
-      await stream.close().catch(() => {})
-      // A refusal that may lift (this id's previous key still within its heartbeat window, e.g. right after a restart).
-      if (res.ok || res.retryAfterS == null) break
-      log.warn('login refused; trying again', { reason: res.reason, inS: res.retryAfterS })
-      await sleep(res.retryAfterS * 1000 + 500, signal)
+    const ids = this.p.clientIds
+    const refused: string[] = []
+    let next = 0
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < ids.length; i = next++) {
+        // One id refused (a full job, the server's ids-per-peer limit) leaves the others of this process in the job.
+        await this.login(conn, ids[i], listenPort).catch((err: unknown) => {
+          if (ids.length === 1 || !isCode(err, 'LOGIN_REFUSED')) throw err
+          refused.push(`${ids[i]}: ${errorMessage(err)}`)
+        })
+      }
     }
-    if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login: ${res.reason}`)
-    if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)
-    const { samples } = this.p.onLogin(res)
-    log.info('logged in', { server: this.serverPeer.toString(), partition: res.partition, samples, round: res.round })
+    await Promise.all(Array.from({ length: Math.min(LOGINS_AT_ONCE, ids.length) }, worker))
+    if (refused.length === ids.length) throw new BtpsError('LOGIN_REFUSED', `server refused every client id of this process (${refused[0]})`)
+    if (refused.length > 0) log.error('logins refused', { clients: refused.length, first: refused[0] })
+    if (ids.length > 1) log.info('logged in', { server: this.serverPeer.toString(), clients: ids.length - refused.length })
     this.publishStatus()
   }
 
-  /** Sends a heartbeat now: on the status topic and straight to the server. */
-  publishStatus (): void {
+  /** Logs one client id in, waiting out a refusal that may lift. */
+  private async login (conn: Connection, clientId: string, listenPort: number): Promise<void> {
+    const { log, signal } = this.p
+    let res
+    for (;;) {
+      const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
+      res = await login(framed(stream), { clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
+      await stream.close().catch(() => {})
+      // A refusal that may lift (this id's previous key still within its heartbeat window, e.g. right after a restart).
+      if (res.ok || res.retryAfterS == null) break
+      log.warn('login refused; trying again', { client: clientId, reason: res.reason, inS: res.retryAfterS })
+      await sleep(res.retryAfterS * 1000 + 500, signal)
+    }
+    if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login of ${clientId}: ${res.reason}`)
+    if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)
+    const { samples } = this.p.onLogin(clientId, res)
+    const line = { client: clientId, server: this.serverPeer?.toString(), partition: res.partition, samples, round: res.round }
+    if (this.p.clientIds.length > 1) log.debug('logged in', line)
+    else log.info('logged in', line)
+  }
+
+  /** Sends a heartbeat now, of `clientIds` (default: all of this process's), on the status topic and straight to the server. */
+  publishStatus (clientIds: readonly string[] = this.p.clientIds): void {
     const node = this.p.node
-    const hb = encodeHeartbeat({ clientId: this.p.clientId, ...this.p.status() })
+    const hb = encodeHeartbeats(clientIds.map(clientId => ({ clientId, ...this.p.status(clientId) })))
     node.services.pubsub.publish(statusTopic(this.p.config.job.id), hb).catch(() => {})
     const server = this.serverPeer
     if (server == null) return

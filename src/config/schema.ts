@@ -76,6 +76,7 @@ export const SCHEMA = {
     checkpoint_dir: { type: 'string', default: 'checkpoints', help: 'global model checkpoint after every round' },
     max_update_norm_ratio: { type: 'number', default: 10, min: 0, max: 1e6, help: 'reject an update that moves the model by more than this times its norm (0: no bound)' },
     max_rejected_updates: { type: 'int', default: 3, min: 0, max: 1e6, help: 'exclude a client after this many invalid updates (0: never)' },
+    max_ids_per_peer: { type: 'int', default: 1, min: 1, max: 10000, help: 'client ids one peer key (one process) may hold logged in at once; more than 1 lets a process run many client identities' },
     upload_stall_s: { type: 'number', default: 30, min: 0.5, max: 3600, help: 'an update or shard whose bytes stop coming for this long is given up (the round goes on without it)' },
     min_upload_kbps: { type: 'number', default: 8, min: 0, max: 1e7, help: 'an update or shard arriving slower than this on average (kB/s, after upload_stall_s) is given up; 0: no minimum' },
     selection_wait_s: { type: 'number', default: 10, min: 0, max: 3600, help: 'with at least K clients online but fewer than a full selection, start the round after this long' },
@@ -88,6 +89,8 @@ export const SCHEMA = {
   },
   client: {
     id: { type: 'string', default: '', help: 'client id (default: client-<the end of its peer id>, stable with client.key_file)' },
+    count: { type: 'int', default: 1, min: 1, max: 10000, help: 'client ids this process runs (`bt-ps clients`): <id_prefix>-001 ... behind one libp2p and BitTorrent peer, with one copy of the data and one model they train in turn' },
+    id_prefix: { type: 'string', default: '', help: 'with client.count > 1: the ids\' prefix (default: client-<the end of its peer id>)' },
     server: { type: 'string', default: '/ip4/127.0.0.1/tcp/7000', help: 'server libp2p address (multiaddr or host:port); ending it in /p2p/<server peer id> pins the server\'s identity' },
     host: { type: 'string', default: '127.0.0.1', pattern: HOST, help: 'address the client listens on' },
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },

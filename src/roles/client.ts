@@ -6,7 +6,7 @@ import { metricsRegistry } from '../prometheus/registry.js'
 import { ProcessMetrics } from '../prometheus/process-metrics.js'
 import { MetricsListener } from '../prometheus/metrics-listener.js'
 
-/** `bt-ps client`: one client peer, until SIGINT/SIGTERM. */
+/** `bt-ps client` (one client id) and `bt-ps clients` (client.count ids in one process), until SIGINT/SIGTERM. */
 export async function runClient (config: Config, log: Logger): Promise<void> {
   const metrics = metricsRegistry('client')
   const processMetrics = new ProcessMetrics(metrics)
@@ -16,6 +16,7 @@ export async function runClient (config: Config, log: Logger): Promise<void> {
   await client.start()
   await listener?.start(config.client.host, config.client.metricsPort)
   const metricsUrl = listener != null ? `http://${config.client.host}:${listener.port}/metrics` : undefined
-  announceReady({ role: 'client', clientId: client.clientId, peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name, metrics: metricsUrl })
+  const ids = client.clientIds
+  announceReady({ role: 'client', clientId: client.clientId, ...(ids.length > 1 ? { clients: ids.length, lastClientId: ids[ids.length - 1] } : {}), peerId: client.peerId, addrs: client.multiaddrs, partition: client.partitionIndex, backend: client.backend?.name, metrics: metricsUrl })
   await stopping
 }

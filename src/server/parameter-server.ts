@@ -27,6 +27,7 @@ import { loadOrCreatePeerKey } from '../net/peer-key.js'
 import { loadPsk } from '../net/psk.js'
 import type { Checkpoint } from './checkpoint.js'
 import { ClientRegistry } from './client-registry.js'
+import { ThrottledSave } from './throttled-save.js'
 import type { RoundResult } from './round-result.js'
 import { RoundQueue } from './round-queue.js'
 import { RoundRunner } from './round-runner.js'
@@ -71,6 +72,8 @@ export class ParameterServer {
   private readonly record: RoundRecord = { round: 0, results: [] }
   private checkpoints?: CheckpointStore
   private readonly registry: ClientRegistry
+  /** the client bindings, saved beside the checkpoint after logins that change them, at most once a second */
+  private bindingsSave?: ThrottledSave
   /** each partition's sample count: a client's weight in the aggregate */
   private partitionSizes: number[]
   private runner?: RoundRunner
@@ -97,7 +100,7 @@ export class ParameterServer {
     this.swarmMetrics = new SwarmMetrics(metrics)
     if (config.server.uploadLimitMbit > 0) this.uploadLimiter = new RateLimiter(config.server.uploadLimitMbit * 1e6 / 8)
     this.partitionSizes = partitionSizes(config.job)
-    this.registry = new ClientRegistry({ partitions: config.job.clients, staleMs: Math.max(10_000, config.client.heartbeatS * 5000) })
+    this.registry = new ClientRegistry({ partitions: config.job.clients, staleMs: Math.max(10_000, config.client.heartbeatS * 5000), maxIdsPerPeer: config.server.maxIdsPerPeer })
     this.queue = new RoundQueue({
       log: this.log,
       signal: () => this.controller.signal,
@@ -107,8 +110,8 @@ export class ParameterServer {
       settled: () => { if (!this.controller.signal.aborted) this.state = 'idle' }
     })
     new ClientMetrics(metrics, () => {
-      const all = this.registry.list()
-      return { known: all.length, online: all.filter(c => c.online).length, selected: this.current?.selected.length ?? 0, excluded: all.filter(c => c.excluded).length }
+      const open = this.runner?.intake
+      return { ...this.registry.counts(), selected: open != null && !open.closed ? open.selected.size : 0 }
     })
   }
 
@@ -226,7 +229,8 @@ export class ParameterServer {
     }
     const intake = (): RoundRunner['intake'] => runner.intake
     const checkpoints = this.need(this.checkpoints)
-    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal, bound: () => { checkpoints.saveClients(registry.bindings()) } }
+    const bindings = this.bindingsSave = new ThrottledSave(() => { checkpoints.saveClients(registry.bindings()) }, (err) => { log.error('client bindings not saved', { reason: errorMessage(err) }) })
+    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal, bound: () => { bindings.request() } }
     const model = { registry, round: () => ({ intake: runner.intake, blob: runner.modelBlob }), countEgress: (n: number) => { runner.countEgress(n) }, limiter: this.uploadLimiter, signal }
     const sizes = this.partitionSizes
     const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1
@@ -235,8 +239,9 @@ export class ParameterServer {
     const update = { registry, intake, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, stall, metrics, log, signal }
     const contribution = { registry, intake, shards: () => runner.announcement?.upload?.peers.length ?? 0, maxRejectedUpdates: this.config.server.maxRejectedUpdates, weight, metrics, log, signal }
     // A client needs one stream of each at a time; a few more cover a retry overlapping the old stream's close.
-    // Streams past these are refused, so one peer cannot hold a window's worth of buffers on hundreds of them.
-    const few = { maxInboundStreams: 4 }
+    // Streams past these are refused, so one peer cannot hold a window's worth of buffers on hundreds of them. A peer
+    // allowed many client ids (server.max_ids_per_peer) may have that many logging in or sending updates at once.
+    const few = { maxInboundStreams: 4 * Math.min(this.config.server.maxIdsPerPeer, 64) }
     await node.handle(LOGIN_PROTOCOL, guard('login', async (s, c) => { await handleLogin(login, s, c) }), few)
     await node.handle(MODEL_PROTOCOL, guard('model', async (s, c) => { await handleModel(model, s, c) }), few)
     await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, metrics, signal }, s, c) }), few)
@@ -278,6 +283,9 @@ export class ParameterServer {
     await this.queue.idle()
     this.registrar?.stop()
     await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.global.model })
+    // No login can come in any more: the bindings still waiting for their save are written now.
+    this.bindingsSave?.stop()
+    this.bindingsSave = undefined
     this.node = undefined
     this.swarm = undefined
     this.global.model = undefined

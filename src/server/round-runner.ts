@@ -32,11 +32,13 @@ import type { RoundResult } from './round-result.js'
 import { UpdateIntake } from './update-intake.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { FramedStream } from '../net/frames.js'
+import type { Connection } from '@libp2p/interface'
 import { elementCount, flatten, shardRanges, unflatten } from '../aggregation/shards.js'
 import { gatherAggregate } from '../upload/shard-gather.js'
 import type { GatherResult } from '../upload/shard-gather.js'
 import type { UploadPlan } from '../upload/round-peers.js'
 import { roundScalars } from './scalars.js'
+import { swarmUploadPlan } from './upload-plan.js'
 import type { TorrentRegistrar } from './torrent-registrar.js'
 
 export type ServerState = 'stopped' | 'idle' | 'waiting-for-clients' | 'round' | 'stopping'
@@ -171,7 +173,7 @@ export class RoundRunner {
     // A distribution-only round waits for every selected client to hold the model (or send its synthetic update).
     const k = job.task === 'distribute' ? selected.length : job.clientsPerRound
     const intake = new UpdateIntake({ jobId: job.id, round, selected, k, layout: global.layout, modelBytes: blob.byteLength, global: this.aggregates() ? global.weights : undefined, maxNormRatio: config.server.maxUpdateNormRatio })
-    const upload = job.upload === 'swarm' && this.aggregates() ? this.uploadPlan(selected) : undefined
+    const upload = job.upload === 'swarm' && this.aggregates() ? this.uploadPlan(round, selected) : undefined
     this.intake = intake
     const deadline = startedAt + job.roundTimeoutS * 1000
     const announcement: RoundAnnouncement = {
@@ -262,11 +264,16 @@ export class RoundRunner {
    * does not re-open an outbound stream that failed to open or closed, and drops what it would send there.
    */
   private notify (clientIds: string[], m: RoundAnnouncement | RoundEnd): void {
-    const node = this.p.node
     const bytes = encodeRoundMessage(m)
+    const open = this.openConnections()
+    // One notice per peer: a process running many of the selected identities reads them all from one.
+    const peers = new Map<string, string>()
     for (const clientId of clientIds) {
-      const peer = this.p.registry.get(clientId)?.peerId
-      const conn = node.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')
+      const peer = this.p.registry.peerOf(clientId)
+      if (peer != null && !peers.has(peer)) peers.set(peer, clientId)
+    }
+    for (const [peer, clientId] of peers) {
+      const conn = open.get(peer)
       if (conn == null) continue
       void (async () => {
         const stream = await withTimeout(this.p.signal, 5000, async signal => await conn.newStream(ROUND_PROTOCOL, { signal }))
@@ -276,13 +283,21 @@ export class RoundRunner {
     }
   }
 
+  /** Each connected peer's open connection, looked up once for a round's many clients. */
+  private openConnections (): Map<string, Connection> {
+    const open = new Map<string, Connection>()
+    for (const c of this.p.node.getConnections()) if (c.status === 'open' && !open.has(c.remotePeer.toString())) open.set(c.remotePeer.toString(), c)
+    return open
+  }
+
   /** Swarm upload: the committed contributors' mean, from the shards' owners (or the contributors when an owner fails). */
   private async gather (intake: UpdateIntake, plan: UploadPlan): Promise<GatherResult> {
     const { node, log, config, registry, global } = this.p
+    const addrs = new Map(plan.peers.map(p => [p.peerId, p.addr]))
     const open = async (peerId: string, protocol: string, signal: AbortSignal): Promise<FramedStream> => {
       const conn = node.getConnections().find(c => c.remotePeer.toString() === peerId && c.status === 'open')
       if (conn != null) return framed(await conn.newStream(protocol, { signal }))
-      const addr = plan.peers.find(p => p.peerId === peerId)?.addr
+      const addr = addrs.get(peerId)
       if (addr == null) throw new BtpsError('UNREACHABLE', `no address for peer ${peerId}`)
       return framed(await node.dialProtocol(multiaddr(addr), protocol, { signal }))
     }
@@ -311,13 +326,11 @@ export class RoundRunner {
     return job.task === 'train' || job.syntheticUpdate === 'yes'
   }
 
-  /** Swarm upload: shard s belongs to the s-th selected client, dialled where it told the server it listens. */
-  private uploadPlan (selected: string[]): UploadPlan {
-    const peers = selected.map(clientId => {
-      const c = need(this.p.registry.get(clientId))
-      return { clientId, peerId: c.peerId, ...(c.addr != null ? { addr: c.addr } : {}) }
-    })
-    return { elements: elementCount(this.p.global.layout), peers }
+  /** Swarm upload's plan for the round, or none (updates come directly) when selected clients share a peer. */
+  private uploadPlan (round: number, selected: string[]): UploadPlan | undefined {
+    const { plan, sharedPeers } = swarmUploadPlan(selected, clientId => need(this.p.registry.get(clientId)), elementCount(this.p.global.layout))
+    if (plan == null) this.p.log.info('swarm upload needs one client per peer; updates come directly this round', { round, sharedPeers })
+    return plan
   }
 
   private async finishRound (intake: UpdateIntake, r: { startedAt: number, announcedAt: number, selected: string[], egress: number, modelBytes: number, reason: string, upload?: UploadPlan, gathering?: Promise<GatherResult>, aborted: boolean }): Promise<RoundResult> {

@@ -94,7 +94,7 @@ export class UpdateIntake {
     if (h.jobId !== this.jobId) return `job ${h.jobId} is not ${this.jobId}`
     if (h.round !== this.round) return `round ${h.round} is not the open round ${this.round}`
     if (!this.selected.has(h.clientId)) return `${h.clientId} was not selected for round ${this.round}`
-    if (this.accepted.includes(h.clientId)) return `${h.clientId} already sent its update`
+    if (this.reports.has(h.clientId)) return `${h.clientId} already sent its update` // reports: the admitted, by id
     if (this.accepted.length >= this.k) return `round ${this.round} already has ${this.k} updates`
     return undefined
   }

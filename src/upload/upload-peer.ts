@@ -43,6 +43,10 @@ async function inTurn (n: number, first: number, atOnce: number, fn: (i: number)
 }
 
 interface Session {
+  /** the client id of this process the round selected (one per peer in a swarm-upload round) */
+  clientId: string
+  /** its device profile's uplink, shared with the swarm (undefined: no cap) */
+  uplink?: RateLimiter
   owner?: ShardOwner
   ranges: ShardRange[]
   /** this client's own update, flat, kept until the round is over so the server can fetch a shard of it */
@@ -52,25 +56,21 @@ interface Session {
 /**
  * A client's part in `job.upload: swarm`: owns one shard of each round it is selected for (keeps what the other
  * contributors send of it, reduces it on the server's request), and sends its own update as shards to their owners.
- * One round at a time: a newer announcement drops the older round's shards.
+ * One round at a time: a newer announcement drops the older round's shards. In a process of many client ids, the
+ * one the round selected (the server plans swarm upload only with one client per peer).
  */
 export class UploadPeer {
   private readonly log: Logger
   private readonly node: ControlNode
-  private readonly clientId: string
   private readonly server: () => PeerId | undefined
   private readonly signal: AbortSignal
   private readonly idleMs: number
   private session?: Session & { round: number }
 
-  /** the device profile's uplink, shared with the swarm (undefined: no cap) */
-  uplink?: RateLimiter
-
-  constructor (components: { log: Logger, node: ControlNode, signal: AbortSignal }, init: { clientId: string, server: () => PeerId | undefined, idleMs: number }) {
+  constructor (components: { log: Logger, node: ControlNode, signal: AbortSignal }, init: { server: () => PeerId | undefined, idleMs: number }) {
     this.log = components.log
     this.node = components.node
     this.signal = components.signal
-    this.clientId = init.clientId
     this.server = init.server
     this.idleMs = init.idleMs
   }
@@ -92,23 +92,24 @@ export class UploadPeer {
     await this.node.handle(SHARD_FETCH_PROTOCOL, guard('shard fetch', async (s, c) => { await this.onFetch(s, c) }), { maxInboundStreams: 256 })
   }
 
-  /** A round selected this client: from now on it takes shards of the shard it owns. */
-  begin (round: { jobId: string, round: number, elements: number, peers: readonly RoundPeer[] }): void {
+  /** A round selected `clientId`: from now on it takes shards of the shard it owns. */
+  begin (round: { jobId: string, round: number, clientId: string, uplink?: RateLimiter, elements: number, peers: readonly RoundPeer[] }): void {
     this.drop()
+    const { clientId } = round
     const ranges = shardRanges(round.elements, round.peers.length)
-    const mine = round.peers.findIndex(p => p.clientId === this.clientId)
+    const mine = round.peers.findIndex(p => p.clientId === clientId)
     const senders = new Map(round.peers.map(p => [p.clientId, p.peerId]))
     const owner = mine >= 0 ? new ShardOwner({ jobId: round.jobId, round: round.round, shard: mine, range: ranges[mine], senders }) : undefined
-    this.session = { round: round.round, ranges, owner }
-    this.connectAhead(round.peers)
+    this.session = { round: round.round, clientId, uplink: round.uplink, ranges, owner }
+    this.connectAhead(clientId, round.peers)
   }
 
   /**
    * Connects to the other owners while the round downloads and trains, a few at a time: left to the moment the
    * shards go out, every client's handshakes with every other would all fall at once.
    */
-  private connectAhead (peers: readonly RoundPeer[]): void {
-    const queue = peers.filter(p => p.clientId !== this.clientId && p.addr != null).map(p => p.addr as string)
+  private connectAhead (clientId: string, peers: readonly RoundPeer[]): void {
+    const queue = peers.filter(p => p.clientId !== clientId && p.addr != null).map(p => p.addr as string)
     const next = async (): Promise<void> => {
       for (let addr = queue.shift(); addr != null && !this.signal.aborted; addr = queue.shift()) {
         await withTimeout(this.signal, this.idleMs, async signal => await this.node.dial(multiaddr(addr), { signal })).catch(() => {})
@@ -130,7 +131,7 @@ export class UploadPeer {
    */
   async contribute (round: { jobId: string, round: number, peers: readonly RoundPeer[] }, update: Float32Array, global: Float32Array, declared: Omit<Contribution, 'shards'>, signal: AbortSignal): Promise<UpdateAck> {
     const s = this.session
-    if (s?.round !== round.round) return { accepted: false, reason: `round ${round.round} is no longer open here` }
+    if (s?.round !== round.round || s.clientId !== declared.clientId) return { accepted: false, reason: `round ${round.round} is no longer open here` }
     s.update = update
     const server = this.server()
     if (server == null) return { accepted: false, reason: 'not logged in' }
@@ -141,11 +142,11 @@ export class UploadPeer {
     await lp.unwrap().close().catch(() => {})
     this.log.info('contribution declared', { round: round.round, accepted: ack.accepted, seconds: ((performance.now() - t0) / 1000).toFixed(2) })
     if (!ack.accepted) return ack
-    const mine = round.peers.findIndex(p => p.clientId === this.clientId)
+    const mine = round.peers.findIndex(p => p.clientId === s.clientId)
     const sent = await inTurn(round.peers.length, mine + 1, SENDS_AT_ONCE, async (shard) => {
       const owner = round.peers[shard]
       const values = update.subarray(s.ranges[shard].start, s.ranges[shard].end)
-      if (owner.clientId === this.clientId) { s.owner?.keepOwn(this.clientId, values); return }
+      if (owner.clientId === s.clientId) { s.owner?.keepOwn(s.clientId, values); return }
       if (owner.addr == null) throw new Error('it gave no address')
       const addr = multiaddr(owner.addr)
       // A stream that could not be opened or broke off is tried again (the owner takes a resend of a broken
@@ -154,7 +155,7 @@ export class UploadPeer {
         let answer
         try {
           const stream = await withTimeout(signal, this.idleMs, async sig => await this.node.dialProtocol(addr, SHARD_PROTOCOL, { signal: sig }))
-          answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: this.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs, limiter: this.uplink })
+          answer = await sendShard(framed(stream), { jobId: round.jobId, round: round.round, clientId: s.clientId, shard, elements: values.length }, values, { signal, idleMs: this.idleMs, limiter: s.uplink })
           await stream.close().catch(() => {})
         } catch (err) {
           if (signal.aborted || attempt >= SEND_ATTEMPTS) throw err

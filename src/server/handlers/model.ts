@@ -22,8 +22,9 @@ export async function handleModel (ctx: ModelContext, stream: Stream, conn: Conn
   const lp = framed(stream)
   const req = await withinHeaderTime(ctx.signal, async signal => await readModelRequest(lp, signal))
   const { intake, blob } = ctx.round()
-  const client = ctx.registry.list().find(c => c.peerId === conn.remotePeer.toString())
-  if (intake == null || intake.closed || blob == null || req.round !== intake.round || client == null || !intake.selected.has(client.clientId)) {
+  // The peer gets the model when any id it holds was selected (a process running many identities fetches it once).
+  const ids = ctx.registry.idsOf(conn.remotePeer.toString())
+  if (intake == null || intake.closed || blob == null || req.round !== intake.round || ![...ids].some(id => intake.selected.has(id))) {
     await refuseModel(lp, `no model for round ${req.round} for this peer`)
   } else {
     // Counted as handed to the stream: the client may hold the model (and report it) before the last write resolves.

@@ -3,7 +3,8 @@ import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
 import { endStream } from '../../net/end-stream.js'
-import { parseHeartbeat, readHeartbeat } from '../../control/status.js'
+import { parseHeartbeats, readHeartbeats } from '../../control/status.js'
+import type { Heartbeat } from '../../control/status.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { withinHeaderTime } from './header-time.js'
 
@@ -12,19 +13,33 @@ export interface StatusContext {
   signal: AbortSignal
 }
 
-/** `/bt-ps/status/1.0.0`: a heartbeat on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
+/**
+ * Applies each heartbeat of a message (one, or a process's batch) that `peerId` holds the id of; returns the ids it
+ * does not hold (unknown, or bound to another key), whose heartbeats are ignored.
+ */
+export function applyHeartbeats (registry: ClientRegistry, peerId: string, heartbeats: readonly Heartbeat[], now = Date.now()): string[] {
+  const ignored: string[] = []
+  for (const hb of heartbeats) if (!registry.heartbeat(hb.clientId, peerId, hb.state, hb.round, now, hb)) ignored.push(hb.clientId)
+  return ignored
+}
+
+/** `/bt-ps/status/1.0.0`: a heartbeat (or a batch) on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
-  const hb = await withinHeaderTime(ctx.signal, async signal => await readHeartbeat(framed(stream), signal))
-  ctx.registry.heartbeat(hb.clientId, conn.remotePeer.toString(), hb.state, hb.round, Date.now(), hb)
+  const heartbeats = await withinHeaderTime(ctx.signal, async signal => await readHeartbeats(framed(stream), signal))
+  applyHeartbeats(ctx.registry, conn.remotePeer.toString(), heartbeats)
   await endStream(stream)
 }
 
-/** A heartbeat from the status topic (`from` is its signer); a malformed one is dropped with a warning. */
+/** A heartbeat or a batch from the status topic (`from` is its signer); a malformed one is dropped whole with a warning. */
 export function handleHeartbeatGossip (ctx: { registry: ClientRegistry, log: Logger }, from: string, data: Uint8Array): void {
+  let heartbeats: Heartbeat[]
   try {
-    const hb = parseHeartbeat(data)
-    if (!ctx.registry.heartbeat(hb.clientId, from, hb.state, hb.round, Date.now(), hb)) ctx.log.debug('heartbeat from unknown client', { client: hb.clientId })
+    heartbeats = parseHeartbeats(data)
   } catch (err) {
     ctx.log.warn('dropped malformed heartbeat', { peer: from, reason: errorMessage(err) })
+    return
   }
+  const ignored = applyHeartbeats(ctx.registry, from, heartbeats)
+  // One line per message, however many identities it carries.
+  if (ignored.length > 0) ctx.log.debug('heartbeat from unknown client', { client: ignored[0], ...(ignored.length > 1 ? { unknown: ignored.length } : {}) })
 }

@@ -73,4 +73,54 @@ test('one client id per peer; bindings survive a restart and give each holder a 
   assert.ok(back.ok && back.bound === 'same' && back.entry.rejected === 1 && back.entry.partition === 0)
 })
 
+test('server.max_ids_per_peer: one process holds up to that many live ids, the next is refused naming the setting', () => {
+  const t0 = 1_000_000
+  const r = new ClientRegistry({ partitions: 10, staleMs: 10_000, maxIdsPerPeer: 3 })
+  for (const id of ['a', 'b', 'c']) assert.ok(r.login(id, 'proc', 'wasm', undefined, t0).ok, id)
+  assert.equal(r.login('d', 'proc', 'wasm', undefined, t0), { ok: false, reason: 'this peer is logged in as 3 client ids, the most server.max_ids_per_peer (3) allows' })
+  assert.ok(r.login('b', 'proc', 'wasm', undefined, t0 + 1000).ok, 'an id it holds logs in again')
+  assert.ok(r.login('d', 'other', 'wasm', undefined, t0).ok, 'another peer has its own allowance')
+  assert.equal([...r.idsOf('proc')], ['a', 'b', 'c'])
+  assert.is(r.peerOf('d'), 'other')
+  r.disconnected('proc')
+  assert.equal(['a', 'b', 'c', 'd'].map(id => r.get(id)?.online), [false, false, false, true], 'a disconnect takes every id of that peer offline, no other')
+  assert.ok(r.login('e', 'proc', 'wasm', undefined, t0 + 11_000).ok, 'silent ids no longer count against the peer')
+})
+
+test('a batch of heartbeats from one process keeps each of its ids selectable; ids of another key are not touched', () => {
+  const r = new ClientRegistry({ partitions: 4, staleMs: 10_000, maxIdsPerPeer: 4 })
+  const t0 = 1_000_000
+  for (const id of ['a', 'b', 'c']) r.login(id, 'proc', 'wasm', undefined, t0)
+  r.login('x', 'other', 'wasm', undefined, t0)
+  const beats = ['a', 'b', 'c', 'x'].map(id => r.heartbeat(id, 'proc', 'training', 3, t0 + 9000))
+  assert.equal(beats, [true, true, true, false])
+  assert.equal(r.eligible(all, t0 + 15_000).map(c => c.clientId), ['a', 'b', 'c'], 'x, silent since its login, went stale')
+  assert.is(r.get('x')?.state, 'idle')
+})
+
+test('an id that moves to a new key leaves the old key\'s ids: the old key\'s disconnect no longer takes it offline', () => {
+  const r = new ClientRegistry({ partitions: 3, staleMs: 10_000 })
+  const t0 = 1_000_000
+  r.login('a', 'old', 'wasm', undefined, t0)
+  r.disconnected('old')
+  assert.ok(r.login('a', 'new', 'wasm', undefined, t0 + 11_000).ok)
+  assert.equal([...r.idsOf('old')], [])
+  r.disconnected('old')
+  assert.is(r.get('a')?.online, true)
+  assert.ok(r.login('b', 'old', 'wasm', undefined, t0 + 11_000).ok, 'the old key may log in as another id')
+})
+
+test('10,000 clients: each new id takes the lowest free partition, restored ones keep theirs, the 10,001st is refused', () => {
+  const r = new ClientRegistry({ partitions: 10_000, staleMs: 10_000, maxIdsPerPeer: 1000 })
+  r.restore([{ clientId: 'back-0', peerId: 'p0', partition: 0, rejected: 0, excluded: false }, { clientId: 'back-2', peerId: 'p0', partition: 2, rejected: 0, excluded: false }])
+  const first = r.login('new-0', 'p1', 'wasm')
+  const second = r.login('new-1', 'p1', 'wasm')
+  assert.equal([first.ok && first.entry.partition, second.ok && second.entry.partition], [1, 3])
+  for (let i = 2; i < 9_998; i++) assert.ok(r.login(`new-${i}`, `p${1 + Math.floor(i / 1000)}`, 'wasm').ok, `new-${i}`)
+  assert.equal(r.login('late', 'p99', 'wasm'), { ok: false, reason: 'all 10000 partitions are taken' })
+  const partitions = r.list().map(c => c.partition)
+  assert.equal(partitions, Array.from({ length: 10_000 }, (_, i) => i), 'every partition held once, listed in order')
+  assert.equal(r.counts(), { known: 10_000, online: 9_998, excluded: 0 })
+})
+
 test.run()

@@ -42,6 +42,16 @@ test('Dirichlet: disjoint cover, reproducible, and skewed labels for small alpha
   assert.ok(Math.max(...iid) < 0.15, `iid dominant share ${iid.join(',')}`)
 })
 
+test('Dirichlet over many clients at small alpha: the few that draw almost nothing are topped up, the skew stays', () => {
+  // Per-class shares over 200 clients at alpha 0.1 leave some clients with no samples on every draw.
+  const parts = partition(train.y, { kind: 'dirichlet', clients: 200, seed: 3, alpha: 0.1 })
+  assert.equal(parts.flat().sort((a, b) => a - b), Array.from({ length: 8000 }, (_v, i) => i))
+  assert.ok(parts.every(p => p.length >= 10), `smallest part ${Math.min(...parts.map(p => p.length))}`)
+  assert.equal(partition(train.y, { kind: 'dirichlet', clients: 200, seed: 3, alpha: 0.1 }), parts)
+  const classes = parts.map(p => new Set(p.map(i => train.y[i])).size).sort((a, b) => a - b)
+  assert.ok(classes[100] <= 5, `median client holds ${classes[100]} of 10 classes`)
+})
+
 test('impossible splits give a typed error', () => {
   assert.throws(() => partition(train.y.subarray(0, 3), { kind: 'iid', clients: 5, seed: 1 }), /clients/)
 })

@@ -39,7 +39,7 @@ async function swarm (n: number, tamper?: (c: Contribution) => void): Promise<[{
   const clients = await Promise.all(Array.from({ length: n }, async (_v, i) => {
     const node = await createControlNode({ host: '127.0.0.1', port: 0 })
     await node.dial(server.getMultiaddrs()[0])
-    const upload = new UploadPeer({ log, node, signal: controller.signal }, { clientId: `c${i}`, server: () => server.peerId, idleMs: 3000 })
+    const upload = new UploadPeer({ log, node, signal: controller.signal }, { server: () => server.peerId, idleMs: 3000 })
     await upload.start()
     return { id: `c${i}`, node, upload }
   }))
@@ -63,7 +63,7 @@ async function round (n: number, opts: { kill?: (s: Awaited<ReturnType<typeof sw
     const updates = s.clients.map((_c, i) => model(100 + i, shapes))
     const weights = s.clients.map((_c, i) => 100 + 37 * i)
     for (const c of s.clients) {
-      c.upload.begin({ jobId: 'j', round: 1, elements: globalFlat.length, peers: s.peers })
+      c.upload.begin({ jobId: 'j', round: 1, clientId: c.id, elements: globalFlat.length, peers: s.peers })
       c.upload.hold(1, globalFlat, i => `flat[${i}]`)
     }
     const k = opts.contributors ?? n
