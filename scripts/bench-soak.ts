@@ -1,10 +1,13 @@
 #!/usr/bin/env -S node --import tsx
 /**
- * Soak: one tracker, one server and many light clients (real ClientPeers on a distribution-only job, no training)
- * logging in, heartbeating and downloading round after round for a fixed time, all on 127.0.0.1. Reports the
- * announce rate the tracker handled, server RSS over time, rounds completed and errors.
+ * Soak: one tracker, one server and many light clients (`bt-ps clients` processes of many client ids each, on a
+ * distribution-only job, no training) logging in, heartbeating and downloading round after round for a fixed time,
+ * all on 127.0.0.1. Reports the log-in time, the announce rate the tracker handled, the heartbeat load at the
+ * server, server RSS over time, rounds completed and errors.
  *
  *   npm run bench:soak -- [--clients 200] [--workers 4] [--duration-s 300] [--model-mb 0.25] [--k 40] [--gap-s 2] [--out DIR]
+ *
+ * `--workers`: client processes (each one libp2p and BitTorrent peer for its share of the client ids).
  *
  * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
@@ -37,11 +40,11 @@ const { values } = parseArgs({
 })
 const args: BenchArgs = benchArgs('bench:soak')
 const num = (name: string, min: number, max: number): number => args.num(name, (values as Record<string, string | undefined>)[name], min, max)
-const clients = num('clients', 1, 2000)
+const clients = num('clients', 1, 10000)
 const workers = Math.min(num('workers', 1, 64), clients)
 const durationS = num('duration-s', 10, 86400)
 const modelMb = num('model-mb', 0.01, 64)
-const k = Math.min(num('k', 1, 2000), clients)
+const k = Math.min(num('k', 1, 10000), clients)
 const gapS = num('gap-s', 0, 3600)
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -63,7 +66,7 @@ const config = join(dir, 'job.json')
 writeFileSync(config, JSON.stringify({
   job: { id: 'soak', task: 'distribute', model_mb: modelMb, clients, clients_per_round: k, over_commitment: 1, round_timeout_s: 60, psk_file: join(dir, 'swarm.key') },
   tracker: { announce_interval_s: 5, load_log_s: 5 },
-  server: { runs_dir: join(dir, 'runs'), checkpoint_dir: join(dir, 'checkpoints'), selection_wait_s: 2, resume: 'no' },
+  server: { runs_dir: join(dir, 'runs'), checkpoint_dir: join(dir, 'checkpoints'), selection_wait_s: 2, resume: 'no', max_ids_per_peer: Math.ceil(clients / workers) },
   client: { heartbeat_s: 2 },
   log: { level: 'info' }
 }))
@@ -83,10 +86,7 @@ try {
   const per = Math.ceil(clients / workers)
   for (let w = 0; w * per < clients; w++) {
     const count = Math.min(per, clients - w * per)
-    const p = startRole(`clients-${w + 1}`, ['--config', config, '--first', String(w * per + 1), '--count', String(count)], join(dir, `clients-${w + 1}.log`), {
-      script: resolve('scripts/soak-clients.ts'),
-      env: { ...process.env, NODE_OPTIONS: '--import tsx', BTPS_TRACKER_URL: String(t.udp), BTPS_CLIENT_SERVER: (s.addrs as string[])[0] }
-    })
+    const p = startRole(`clients-${w + 1}`, ['clients', '--config', config, '--tracker', String(t.udp), '--server', (s.addrs as string[])[0], '--count', String(count), '--id-prefix', `soak-${w + 1}`, '--log.level', 'warn'], join(dir, `clients-${w + 1}.log`))
     running.push(p)
   }
   for (;;) {
@@ -94,11 +94,19 @@ try {
     process.stdout.write(`\r${((Date.now() - t0) / 1000).toFixed(0)} s: ${online}/${clients} clients logged in`)
     if (online >= clients) break
     if (Date.now() - t0 > 600_000) throw new Error(`only ${online} of ${clients} clients logged in within 10 minutes`)
-    await sleep(1000)
+    // The status lists every client: with thousands, asking every second would be load of its own.
+    await sleep(clients > 1000 ? 3000 : 1000)
   }
   const loginS = (Date.now() - t0) / 1000
   console.log(`\nall ${clients} clients logged in after ${loginS.toFixed(0)} s; soaking for ${durationS} s (${k} clients a round, ${modelMb} MiB model)`)
 
+  const token = readTokenFile(String(s.adminTokenFile))
+  const heartbeatCounts = async (): Promise<{ messages: number, bytes: number }> => {
+    const text = await (await fetch(`${String(s.admin)}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
+    const sum = (name: string): number => [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0)
+    return { messages: sum('btps_clients_heartbeat_messages_total'), bytes: sum('btps_clients_heartbeat_bytes_total') }
+  }
+  const heartbeatsBefore = await heartbeatCounts()
   const samples: Array<{ t: number, rss: number, trackerRss: number, clientsRss: number, busy: number }> = []
   const soakStart = Date.now()
   let cpu = machineCpu()
@@ -130,6 +138,7 @@ try {
     clearInterval(sampler)
   }
   sample()
+  const heartbeatsAfter = await heartbeatCounts()
   const status = await admin.status()
   const onlineAtEnd = status.clients.filter(c => c.online).length
   const soakS = (Date.now() - soakStart) / 1000
@@ -146,22 +155,24 @@ try {
   const mt = mean(half.map(x => x.t))
   const mr = mean(half.map(x => x.rss))
   const slope = half.reduce((a, x) => a + (x.t - mt) * (x.rss - mr), 0) / Math.max(1e-9, half.reduce((a, x) => a + (x.t - mt) ** 2, 0)) * 60
+  const heartbeats = { messagesPerS: (heartbeatsAfter.messages - heartbeatsBefore.messages) / soakS, kbPerS: (heartbeatsAfter.bytes - heartbeatsBefore.bytes) / soakS / 1000, clientsPerS: clients / 2 }
   const failedRounds = rounds.filter(r => r.status === 'failed' || r.held < k).length
   const busy = mean(samples.slice(1).map(x => x.busy))
   const result = {
     clients, workers, k, modelMb, durationS: soakS, loginS, rounds: rounds.length, roundsShort: failedRounds, medianRoundS: rounds.map(r => r.roundS).sort((a, b) => a - b)[Math.floor(rounds.length / 2)] ?? 0,
-    announces, announcesPerS: announces / ((Date.now() - t0) / 1000), onlineAtEnd,
+    announces, announcesPerS: announces / ((Date.now() - t0) / 1000), onlineAtEnd, heartbeats, roundsPerMin: rounds.length / (soakS / 60),
     serverRssMb: { start: rssStart, afterLogin: samples[0]?.rss ?? 0, end: samples.at(-1)?.rss ?? 0, max: Math.max(...samples.map(x => x.rss)), secondHalfSlopeMbPerMin: slope },
     trackerRssMb: { start: samples[0]?.trackerRss ?? 0, end: samples.at(-1)?.trackerRss ?? 0 },
     clientProcessesRssMb: samples.at(-1)?.clientsRss ?? 0,
     machineBusy: busy, cores: coreCount(), errors: errors.length, warnings, samples
   }
   const rows: Array<[string, string]> = [
-    ['clients (processes)', `${clients} (${workers})`],
+    ['clients (client processes)', `${clients} (${workers})`],
     ['all logged in after', `${loginS.toFixed(0)} s`],
     ['soak', `${soakS.toFixed(0)} s`],
     ['rounds completed', `${rounds.length} (${failedRounds} short of ${k} clients)`],
-    ['median round', `${result.medianRoundS.toFixed(2)} s`],
+    ['median round', `${result.medianRoundS.toFixed(2)} s (${result.roundsPerMin.toFixed(1)} rounds a minute)`],
+    ['heartbeats at the server', `${heartbeats.messagesPerS.toFixed(1)} messages/s, ${heartbeats.kbPerS.toFixed(1)} kB/s (${heartbeats.clientsPerS.toFixed(0)} client heartbeats/s in batches)`],
     ['announces handled', `${announces} (${result.announcesPerS.toFixed(1)}/s)`],
     ['clients online at the end', `${onlineAtEnd}/${clients}`],
     ['server RSS start / after login / end / max', `${rssStart.toFixed(0)} / ${result.serverRssMb.afterLogin.toFixed(0)} / ${result.serverRssMb.end.toFixed(0)} / ${result.serverRssMb.max.toFixed(0)} MB`],

@@ -66,13 +66,3 @@ export function encodeHeartbeats (list: Array<Omit<Heartbeat, 'type'>>): Uint8Ar
 export async function sendHeartbeat (lp: FramedStream, heartbeat: Uint8Array, signal?: AbortSignal): Promise<void> {
   await lp.write(heartbeat, { signal })
 }
-
-/** Server side: reads the heartbeat a status stream carries (a single one only; `readHeartbeats` takes batches too). */
-export async function readHeartbeat (lp: FramedStream, signal?: AbortSignal): Promise<Heartbeat> {
-  return parseHeartbeat((await lp.read({ signal })).subarray())
-}
-
-/** Server side: reads the heartbeat or the batch a status stream carries. */
-export async function readHeartbeats (lp: FramedStream, signal?: AbortSignal): Promise<Heartbeat[]> {
-  return parseHeartbeats((await lp.read({ signal })).subarray())
-}

@@ -88,6 +88,7 @@ export class ParameterServer {
   private readonly roundMetrics: RoundMetrics
   private readonly updateMetrics: UpdateMetrics
   private readonly swarmMetrics: SwarmMetrics
+  private readonly clientMetrics: ClientMetrics
   /** rounds announced and finished, and stops, for followers of the admin API's event stream */
   readonly events = new RoundEvents()
 
@@ -109,7 +110,7 @@ export class ParameterServer {
       saveTarget: (target) => { this.need(this.checkpoints).saveTarget(this.record.round, target, this.record.results) },
       settled: () => { if (!this.controller.signal.aborted) this.state = 'idle' }
     })
-    new ClientMetrics(metrics, () => {
+    this.clientMetrics = new ClientMetrics(metrics, () => {
       const open = this.runner?.intake
       return { ...this.registry.counts(), selected: open != null && !open.closed ? open.selected.size : 0 }
     })
@@ -216,7 +217,7 @@ export class ParameterServer {
     pubsub.addEventListener('message', (evt) => {
       const msg = evt.detail
       if (msg.topic !== statusTopic(this.config.job.id) || msg.type !== 'signed') return
-      handleHeartbeatGossip({ registry, log }, msg.from.toString(), msg.data)
+      handleHeartbeatGossip({ registry, log, counted: (bytes) => { this.clientMetrics.heartbeat('gossip', bytes) } }, msg.from.toString(), msg.data)
     })
     node.addEventListener('peer:disconnect', (evt) => { registry.disconnected(evt.detail.toString()) })
     const guard = (name: string, fn: (stream: Stream, conn: Connection) => Promise<void>) => async (stream: Stream, conn: Connection): Promise<void> => {
@@ -247,7 +248,7 @@ export class ParameterServer {
     await node.handle(RECEIPT_PROTOCOL, guard('receipt', async (s, c) => { await handleReceipt({ registry, intake, metrics, signal }, s, c) }), few)
     await node.handle(UPDATE_PROTOCOL, guard('update', async (s, c) => { await handleUpdate(update, s, c) }), few)
     await node.handle(CONTRIBUTION_PROTOCOL, guard('contribution', async (s, c) => { await handleContribution(contribution, s, c) }), few)
-    await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal }, s, c) }), few)
+    await node.handle(STATUS_PROTOCOL, guard('status', async (s, c) => { await handleStatus({ registry, signal, counted: (bytes) => { this.clientMetrics.heartbeat('stream', bytes) } }, s, c) }), few)
   }
 
   /** Queues `count` more rounds; they run one after another. Returns the first queued round number. */

@@ -207,6 +207,7 @@ export class RoundRunner {
       clearTimeout(timer)
       intake.close()
     }
+    const closedAt = Date.now()
     const aborted = stop.signal.aborted
     // Owners stream the mean as soon as they are asked: ask before the round-end notices and the seed's removal.
     const gathering = upload != null && intake.accepted.length > 0 && !aborted ? this.gather(intake, upload) : undefined
@@ -223,7 +224,8 @@ export class RoundRunner {
     this.modelBlob = undefined
     const result = await this.finishRound(intake, { startedAt, announcedAt, selected, egress, modelBytes: blob.byteLength, reason, upload, gathering, aborted })
     record.results.push(result)
-    this.stats.finished(selected, intake.reports, blob.byteLength, job.roundTimeoutS)
+    const inS = new Map([...intake.admittedAt].map(([id, at]) => [id, (at - announcedAt) / 1000]))
+    this.stats.finished(selected, intake.reports, blob.byteLength, { inS, roundS: (closedAt - announcedAt) / 1000 })
     this.selection.finished?.(round, result.accepted)
     this.p.trace.write({
       round,

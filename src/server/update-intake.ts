@@ -35,6 +35,8 @@ export class UpdateIntake {
   readonly selected: Set<string>
   readonly accepted: string[] = []
   readonly reports = new Map<string, ClientReport>()
+  /** when each admitted update or receipt came in (ms, Date.now()) */
+  readonly admittedAt = new Map<string, number>()
   /** made at the first direct update: a distribution-only or swarm-upload round never needs its model-sized sums */
   private sums?: RunningAverage
   /** swarm mode: admitted contributions, in commit order */
@@ -160,6 +162,7 @@ export class UpdateIntake {
   private admit (clientId: string, report: ClientReport): void {
     this.accepted.push(clientId)
     this.reports.set(clientId, report)
+    this.admittedAt.set(clientId, Date.now())
     if (this.accepted.length >= this.k) this.markFull()
   }
 

@@ -3,7 +3,7 @@ import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
 import { endStream } from '../../net/end-stream.js'
-import { parseHeartbeats, readHeartbeats } from '../../control/status.js'
+import { parseHeartbeats } from '../../control/status.js'
 import type { Heartbeat } from '../../control/status.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { withinHeaderTime } from './header-time.js'
@@ -11,6 +11,8 @@ import { withinHeaderTime } from './header-time.js'
 export interface StatusContext {
   registry: ClientRegistry
   signal: AbortSignal
+  /** counts each message and its bytes (the heartbeat load) */
+  counted?: (bytes: number) => void
 }
 
 /**
@@ -25,13 +27,15 @@ export function applyHeartbeats (registry: ClientRegistry, peerId: string, heart
 
 /** `/bt-ps/status/1.0.0`: a heartbeat (or a batch) on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
-  const heartbeats = await withinHeaderTime(ctx.signal, async signal => await readHeartbeats(framed(stream), signal))
-  applyHeartbeats(ctx.registry, conn.remotePeer.toString(), heartbeats)
+  const data = await withinHeaderTime(ctx.signal, async signal => (await framed(stream).read({ signal })).subarray())
+  ctx.counted?.(data.byteLength)
+  applyHeartbeats(ctx.registry, conn.remotePeer.toString(), parseHeartbeats(data))
   await endStream(stream)
 }
 
 /** A heartbeat or a batch from the status topic (`from` is its signer); a malformed one is dropped whole with a warning. */
-export function handleHeartbeatGossip (ctx: { registry: ClientRegistry, log: Logger }, from: string, data: Uint8Array): void {
+export function handleHeartbeatGossip (ctx: { registry: ClientRegistry, log: Logger, counted?: (bytes: number) => void }, from: string, data: Uint8Array): void {
+  ctx.counted?.(data.byteLength)
   let heartbeats: Heartbeat[]
   try {
     heartbeats = parseHeartbeats(data)

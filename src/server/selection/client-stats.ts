@@ -7,7 +7,7 @@ export interface ClientRecord {
   lastRound: number
   /** Oort's statistical utility, |B|·sqrt(mean loss²), from its last update (undefined: never contributed) */
   utility?: number
-  /** seconds from the announcement until its update or holding was in: download + training; the deadline if it missed it */
+  /** seconds from the announcement until its update or holding was in (download, training, upload); the round's length if it was not in by the round's end */
   durationS?: number
   /** model bytes it sent to other peers per round it took part in, as a share of the model (moving average) */
   served?: number
@@ -28,15 +28,20 @@ export class ClientStats {
     }
   }
 
-  /** A round's end: reports of the clients that made it, and the deadline for those selected that did not. */
-  finished (selected: readonly string[], reports: ReadonlyMap<string, ClientReport>, modelBytes: number, deadlineS: number): void {
+  /**
+   * A round's end: reports of the clients that made it, and when each was in (seconds from the announcement until the
+   * server had its update or receipt: download, training and upload, as the server saw them; without it, the
+   * download and training it reported). Those selected that were not in when the round closed count with the
+   * round's length: they took at least that long.
+   */
+  finished (selected: readonly string[], reports: ReadonlyMap<string, ClientReport>, modelBytes: number, timing: { inS: ReadonlyMap<string, number>, roundS: number }): void {
     for (const id of selected) {
       const r = this.records.get(id) ?? { selected: 1, lastRound: 0 }
       const rep = reports.get(id)
       if (rep == null) {
-        r.durationS = Math.max(r.durationS ?? 0, deadlineS)
+        r.durationS = Math.max(r.durationS ?? 0, timing.roundS)
       } else {
-        r.durationS = rep.downloadS + rep.computeS
+        r.durationS = timing.inS.get(id) ?? rep.downloadS + rep.computeS
         if (rep.utility > 0) r.utility = rep.utility
         const served = rep.bytesUploadedToPeers / Math.max(1, modelBytes)
         r.served = r.served == null ? served : 0.5 * r.served + 0.5 * served

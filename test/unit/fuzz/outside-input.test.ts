@@ -17,7 +17,7 @@ import { parseModelRequest } from '../../../src/control/model.js'
 import { parseReceipt } from '../../../src/control/receipt.js'
 import { parseReport } from '../../../src/control/report.js'
 import { parseRoundMessage } from '../../../src/control/round.js'
-import { parseHeartbeat } from '../../../src/control/status.js'
+import { parseHeartbeats } from '../../../src/control/status.js'
 import { parseUpdateAck, parseUpdateHeader } from '../../../src/control/update.js'
 import { parseRoundsRequest } from '../../../src/server/admin-api.js'
 import { parseContribution } from '../../../src/control/contribution.js'
@@ -72,7 +72,7 @@ test('gossip messages and stream headers: random bytes, random JSON, mutated val
   // Every control protocol's parsers, both directions (src/control/).
   const parsers: Array<(v: unknown) => unknown> = [parseUpdateHeader, parseUpdateAck, parseLoginRequest, parseLoginResponse, parseReceipt, parseModelRequest, (v) => parseReport(v),
     parseContribution, parseShardHeader, parseShardReply, parseShardFetchRequest, parseShardFetchResponse, parseReduceRequest, parseReduceHead, parseReduceTrailer]
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), b => typedOrOk(() => parseRoundMessage(b)) && typedOrOk(() => parseHeartbeat(b))), { numRuns: RUNS })
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), b => typedOrOk(() => parseRoundMessage(b)) && typedOrOk(() => parseHeartbeats(b))), { numRuns: RUNS })
   fc.assert(fc.property(fc.jsonValue(), v => typedOrOk(() => parseRoundMessage(json(v))) && parsers.every(p => typedOrOk(() => p(v)))), { numRuns: RUNS })
   fc.assert(fc.property(mutated(json(announcement)), b => typedOrOk(() => parseRoundMessage(b))), { numRuns: RUNS })
   // A valid message with one field replaced by anything at all.
