@@ -7,11 +7,14 @@ export interface ClientRecord {
   lastRound: number
   /** Oort's statistical utility, |B|·sqrt(mean loss²), from its last update (undefined: never contributed) */
   utility?: number
-  /** seconds from the announcement until its update or holding was in (download, training, upload); the round's length if it was not in by the round's end */
+  /** seconds from the announcement until its update or holding was in (download, training, upload); twice the round's length (or its last) if it was not in by the round's end */
   durationS?: number
   /** model bytes it sent to other peers per round it took part in, as a share of the model (moving average) */
   served?: number
 }
+
+/** A client not in when its round closed took longer than the round: its duration counts as this many times that. */
+export const CUT_FACTOR = 2
 
 /** Per-client history the selection policies read: updated when a round is announced and when it finishes. */
 export class ClientStats {
@@ -31,15 +34,17 @@ export class ClientStats {
   /**
    * A round's end: reports of the clients that made it, and when each was in (seconds from the announcement until the
    * server had its update or receipt: download, training and upload, as the server saw them; without it, the
-   * download and training it reported). Those selected that were not in when the round closed count with the
-   * round's length: they took at least that long.
+   * download and training it reported). One selected but not in when the round closed counts with twice the
+   * round's length (or twice its last duration, if longer).
    */
   finished (selected: readonly string[], reports: ReadonlyMap<string, ClientReport>, modelBytes: number, timing: { inS: ReadonlyMap<string, number>, roundS: number }): void {
     for (const id of selected) {
       const r = this.records.get(id) ?? { selected: 1, lastRound: 0 }
       const rep = reports.get(id)
       if (rep == null) {
-        r.durationS = Math.max(r.durationS ?? 0, timing.roundS)
+        // It took longer than the round, by an unknown amount: counted as twice that, so a client cut round after
+        // round falls out of favour instead of looking as fast as the slowest one that made it.
+        r.durationS = CUT_FACTOR * Math.max(r.durationS ?? 0, timing.roundS)
       } else {
         r.durationS = timing.inS.get(id) ?? rep.downloadS + rep.computeS
         if (rep.utility > 0) r.utility = rep.utility

@@ -61,11 +61,13 @@ test('contribution: favours clients that upload most to their peers', () => {
   assert.ok(mean(seeders) > 2 * mean(others), `seeders picked ${mean(seeders).toFixed(1)} times on average, others ${mean(others).toFixed(1)}`)
 })
 
-test('durations: when the server had the update (upload included); a client not in by the round\'s end counts as explored, with the round\'s length', () => {
+test('durations: when the server had the update (upload included); a client not in by the round\'s end counts as explored, with twice the round\'s length, doubling when cut again', () => {
   const stats = new ClientStats()
   stats.selected(1, ['a', 'b', 'c'])
   stats.finished(['a', 'b', 'c'], new Map([['a', report({ utility: 5 })], ['c', report({ utility: 2 })]]), 1e6, { inS: new Map([['a', 3.5]]), roundS: 42 })
-  assert.equal([stats.get('a')?.durationS, stats.get('b')?.durationS, stats.get('b')?.utility, stats.get('c')?.durationS], [3.5, 42, undefined, 2])
+  assert.equal([stats.get('a')?.durationS, stats.get('b')?.durationS, stats.get('b')?.utility, stats.get('c')?.durationS], [3.5, 84, undefined, 2])
+  stats.finished(['b'], new Map(), 1e6, { inS: new Map(), roundS: 10 })
+  assert.is(stats.get('b')?.durationS, 168)
 })
 
 test.run()
