@@ -42,3 +42,18 @@ export function lifetimeController (): AbortController {
   setMaxListeners(0, controller.signal)
   return controller
 }
+
+/** `p`, or ABORTED as soon as `signal` fires: `p` goes on, and what it gives then is left to its other listeners. */
+export async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(new BtpsError('ABORTED', 'aborted')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -30,7 +30,7 @@ const JOB = `  --model mlp|cnn|cnn-large  --hidden-units N  --frozen-layers N  -
   --config FILE  --log-level debug|info|warn|error`
 
 const COMMANDS: Record<string, string> = {
-  up: `bt-ps up [--clients N] [--rounds R] [--config FILE] [--log-dir DIR] [--clients-per-process M] [job flags]\n  Starts tracker, server and N clients on 127.0.0.1, runs R rounds, prints a table. Ctrl-C stops all. Up to 8\n  clients run as a process each; more as 4 "bt-ps clients" processes (or processes of M client ids each).\n${JOB}\n`,
+  up: `bt-ps up [--clients N] [--rounds R] [--config FILE] [--log-dir DIR] [--clients-per-process M] [job flags]\n  Starts tracker, server and N clients on 127.0.0.1, runs R rounds, prints a table. Ctrl-C stops all. Up to 8\n  clients run as a process each; more as "bt-ps clients" processes of ceil(N / 4) ids (or of M ids each).\n${JOB}\n`,
   tracker: 'bt-ps tracker [--host H] [--port P] [--announce-interval S] [--config FILE]\n',
   server: `bt-ps server [--tracker URL] [--host H] [--p2p-port P] [--admin-host H] [--admin-port P] [--runs-dir D]\n             [--checkpoint-dir D] [--backend B] [--start-rounds N] [job flags]\n  The admin port serves the API (/api/...), Prometheus metrics (/metrics, behind the token unless\n  server.metrics_public: yes) and the live dashboard (/).\n${JOB}\n`,
   client: `bt-ps client --server ADDR [--tracker URL] [--id ID] [--host H] [--backend auto|tensorflow|webgpu|wasm|cpu] [job flags]\n  ADDR: host:port or a multiaddr of the server's libp2p listener. --client.metrics_port P serves Prometheus\n  metrics at http://HOST:P/metrics (0: a free port, named in the ready line).\n${JOB}\n`,

@@ -2,7 +2,8 @@ import type * as TF from '@tensorflow/tfjs'
 import type { Config } from '../config/schema.js'
 import { BtpsError, errorMessage, isCode } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { childController, lifetimeController } from '../abort.js'
+import { childController, lifetimeController, raceAbort } from '../abort.js'
+import { setMaxListeners } from 'node:events'
 import { buildModel } from '../model/architectures.js'
 import { createControlNode } from '../net/node.js'
 import { loadOrCreatePeerKey } from '../net/peer-key.js'
@@ -70,7 +71,9 @@ export class ClientPeer {
   private identities: ClientIdentity[] = []
   private byId = new Map<string, ClientIdentity>()
   /** the round whose model this process holds or is getting, and its client ids still working on it */
-  private round?: { number: number, controller: AbortController, model: Promise<RoundModel>, infoHash?: string, bytes: number, working: number }
+  private round?: ProcessRound
+  /** the last finished round's torrent being removed (stop waits for it) */
+  private removing: Promise<void> = Promise.resolve()
   /** one model per process: its client ids train in turn */
   private training: Promise<unknown> = Promise.resolve()
   private controller = lifetimeController()
@@ -148,7 +151,9 @@ export class ClientPeer {
   private onLogin (c: ClientIdentity, res: LoginResponse): { samples?: number } {
     if (this.config.job.task === 'train' && (c.data == null || c.partitionIndex !== res.partition)) c.data = this.loadPartition(res.partition, res.partitions)
     c.partitionIndex = res.partition
-    // A server that restarted from its checkpoint runs its unfinished round again under the same number.
+    // A server that restarted from its checkpoint runs its unfinished round again under the same number: what this
+    // process holds of the old run of it (download, tasks, shards) goes.
+    if (this.round != null && res.round < this.round.number) this.endRound(this.round)
     if (res.round < c.lastRound) {
       c.task?.controller.abort()
       c.lastRound = res.round
@@ -172,8 +177,10 @@ export class ClientPeer {
     const r = this.round
     const swarm = this.swarm
     if (r?.infoHash == null || r.number !== c.lastRound || swarm == null) return { state: c.state, round }
-    const held = Math.min(1, (swarm.downloaded(r.infoHash) + swarm.reused(r.infoHash)) / Math.max(1, r.bytes))
-    return { state: c.state, round, held: Math.round(held * 1000) / 1000, uploaded: swarm.uploaded(r.infoHash) }
+    // Kept as the most seen: once the torrent goes, the swarm counts nothing for it.
+    r.held = Math.max(r.held, Math.min(1, (swarm.downloaded(r.infoHash) + swarm.reused(r.infoHash)) / Math.max(1, r.bytes)))
+    r.uploaded = Math.max(r.uploaded, swarm.uploaded(r.infoHash))
+    return { state: c.state, round, held: Math.round(r.held * 1000) / 1000, uploaded: r.uploaded }
   }
 
   /** Offline by the device schedule: the round in hand is dropped, announcements are ignored until online again. */
@@ -185,33 +192,45 @@ export class ClientPeer {
   private setState (c: ClientIdentity, state: ClientState): void {
     // A round task winding down after going offline does not bring the client back.
     c.state = c.device?.online === false ? 'offline' : state
-    this.session?.publishStatus([c.clientId])
+    this.session?.statusChanged(c.clientId)
   }
 
   /** A round message from the server: a round end stops that round's tasks; a newer round starts one per selected client id of this process. */
   private onRound (m: RoundMessage): void {
     if (m.type === 'round-end') {
-      if (this.round?.number === m.round) this.round.controller.abort()
+      if (this.round?.number === m.round) this.endRound(this.round)
       return
     }
-    if (Date.now() > m.deadline) return
+    // A late re-announcement of an older round does not end the newer one.
+    if (Date.now() > m.deadline || (this.round != null && m.round < this.round.number)) return
     const selected = m.selected.flatMap(id => {
       const c = this.byId.get(id)
       return c != null && m.round > c.lastRound && c.device?.online !== false ? [c] : []
     })
     if (selected.length === 0) return
+    const current = this.round
+    const same = current != null && current.number === m.round && current.sha256 === m.sha256 && !current.controller.signal.aborted
     // A newer round ends the older one here (its tasks, its download).
-    if (this.round != null && this.round.number !== m.round) this.round.controller.abort()
-    const round = this.round?.number === m.round ? this.round : this.beginRound(m)
+    if (current != null && !same) this.endRound(current)
+    const round = same ? current : this.beginRound(m)
     for (const c of selected) this.startTask(c, m, round)
   }
 
-  private beginRound (m: RoundAnnouncement): NonNullable<ClientPeer['round']> {
-    const { controller } = childController(this.controller.signal)
+  /** Ends a round here: its tasks and download stop, its torrent goes once the tasks are done. */
+  private endRound (round: ProcessRound): void {
+    round.controller.abort()
+    round.release()
+    if (this.round === round) this.round = undefined
+  }
+
+  private beginRound (m: RoundAnnouncement): ProcessRound {
+    const { controller, release } = childController(this.controller.signal)
+    // Every selected client id of this process listens to the round's signal.
+    setMaxListeners(0, controller.signal)
     const model = fetchRoundModel({ config: this.config, log: this.log, node: this.node!, swarm: this.swarm!, serverPeer: () => this.session?.serverPeer, serverHost: () => this.session?.serverHost ?? '127.0.0.1', setState: () => {} }, m, controller.signal)
     // Each task awaits it; a failed download is reported by them.
     model.catch(() => {})
-    const round = { number: m.round, controller, model, infoHash: magnetInfoHash(m.magnet), bytes: m.bytes, working: 0 }
+    const round: ProcessRound = { number: m.round, sha256: m.sha256, controller, release, model, infoHash: magnetInfoHash(m.magnet), bytes: m.bytes, working: 0, held: 0, uploaded: 0 }
     this.round = round
     // Shards may arrive from faster clients before this one even holds the model. The server plans swarm upload only
     // with one client per peer, so at most one of this process's ids owns a shard.
@@ -243,7 +262,7 @@ export class ClientPeer {
       uploads: this.uploads!,
       device: c.device,
       padDownload: this.identities.length > 1,
-      trainInTurn: async (fn) => await this.trainInTurn(fn),
+      trainInTurn: async (fn) => await this.trainInTurn(fn, controller.signal),
       lifetime: this.controller.signal,
       metrics: this.roundMetrics
     }, m, round.model, controller.signal)
@@ -256,17 +275,24 @@ export class ClientPeer {
       .finally(() => {
         release()
         if (c.task === task) { c.task = undefined; this.setState(c, 'idle') }
-        // The last of this process's client ids done with the round: the torrent goes.
-        if (--round.working === 0) void this.swarm?.remove(round.infoHash)
+        // The last of this process's client ids done with the round: its download stops if still going, the torrent goes.
+        if (--round.working === 0) {
+          this.endRound(round)
+          const swarm = this.swarm
+          this.removing = this.removing.then(async () => { await swarm?.remove(round.infoHash) }).catch((err: unknown) => { this.log.warn('torrent not removed', { round: round.number, reason: errorMessage(err) }) })
+        }
       })
     c.task = task
   }
 
-  /** Runs `fn` once the training before it is done: the process's one model is trained by one client id at a time. */
-  private async trainInTurn<T> (fn: () => Promise<T>): Promise<T> {
-    const turn = this.training.then(fn)
+  /**
+   * Runs `fn` once the training before it is done: the process's one model is trained by one client id at a time.
+   * An id whose task is aborted while it waits leaves the queue at once (its turn then passes without training).
+   */
+  private async trainInTurn<T> (fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const turn = this.training.then(async () => { signal.throwIfAborted(); return await fn() })
     this.training = turn.catch(() => {})
-    return await turn
+    return await raceAbort(turn, signal)
   }
 
   async stop (): Promise<void> {
@@ -277,12 +303,29 @@ export class ClientPeer {
     for (const c of this.identities) { c.device?.stop(); c.task?.controller.abort() }
     this.uploads?.drop()
     await Promise.all(this.identities.map(async c => await c.task?.done))
+    await this.removing
     await releasePeerParts({ node: this.node, swarm: this.swarm, model: this.model })
     this.node = undefined
     this.session = undefined
     this.swarm = undefined
     this.model = undefined
   }
+}
+
+/** A round as this process takes part in it: its model (fetched once), and its client ids still working on it. */
+interface ProcessRound {
+  number: number
+  sha256: string
+  controller: AbortController
+  /** detaches the round's signal from the process's lifetime */
+  release: () => void
+  model: Promise<RoundModel>
+  infoHash?: string
+  bytes: number
+  working: number
+  /** the most of the model seen held here, and model bytes sent to peers (kept once the torrent goes) */
+  held: number
+  uploaded: number
 }
 
 function need<T> (v: T | undefined): T {

@@ -4,7 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Config } from '../config/schema.js'
 import { BtpsError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { sleep } from '../abort.js'
+import { raceAbort, sleep } from '../abort.js'
 import { readWeights, writeWeights } from '../model/architectures.js'
 import { parseModel, parseModelHeader, serializeModel } from '../model/serialize.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
@@ -110,7 +110,7 @@ export async function fetchRoundModel (ctx: FetchContext, ann: RoundAnnouncement
 export async function runRoundTask (ctx: RoundTaskContext, ann: RoundAnnouncement, model: Promise<RoundModel>, signal: AbortSignal): Promise<void> {
   ctx.setState('downloading')
   const t0 = performance.now()
-  const { bytes, got: fetched, infoHash } = await model
+  const { bytes, got: fetched, infoHash } = await raceAbort(model, signal)
   let got = fetched
   const downlinkKbps = ctx.device?.profile.downlinkKbps
   if (ctx.padDownload && downlinkKbps != null) {
@@ -162,14 +162,14 @@ interface Trained { tensors: NamedTensor[], flat?: Float32Array, samples: number
 
 /** Local training on this client's partition, from the round's model. */
 async function train (ctx: RoundTaskContext, ann: RoundAnnouncement, bytes: Uint8Array, signal: AbortSignal): Promise<Trained> {
-  const global = parseModel(bytes).tensors
   const { tf } = need(ctx.backend)
   const model = need(ctx.model)
   const data = need(ctx.data())
   // From here on this client is training, also while it waits for the process's other client ids to finish theirs.
   const t0 = performance.now()
   const { result, tensors } = await ctx.trainInTurn(async () => {
-    signal.throwIfAborted()
+    // Parsed in its turn: ids waiting in the queue hold no copy of the model each.
+    const global = parseModel(bytes).tensors
     writeWeights(tf, model, global)
     const result = await trainLocal(tf, ctx.config.job.model, model, data, { ...ann.hyper, epochs: ann.hyper.localEpochs, seed: ctx.config.job.seed + ann.round * 1000 + ctx.partitionIndex(), signal }, global)
     return { result, tensors: await readWeights(model) }

@@ -1,7 +1,7 @@
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
-import { BtpsError, errorMessage, isCode } from '../errors.js'
+import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { sleep, withTimeout } from '../abort.js'
 import { acceptOnlyFrom } from '../net/node.js'
@@ -49,6 +49,9 @@ export class ServerSession {
   /** peers that sent round messages without being the server (logged once each) */
   private readonly impostors = new Set<string>()
   private heartbeat?: NodeJS.Timeout
+  private reconnecting = false
+  /** ids whose state changed since the last heartbeat went out: sent together on the next tick */
+  private readonly changed = new Set<string>()
   private readonly p: ServerSessionParts
 
   constructor (parts: ServerSessionParts) {
@@ -73,8 +76,13 @@ export class ServerSession {
     })
     node.addEventListener('peer:disconnect', (evt) => {
       if (this.serverPeer != null && evt.detail.equals(this.serverPeer) && !this.p.signal.aborted) {
+        // One reconnect at a time: a second disconnect while it runs would log every id in twice.
+        if (this.reconnecting) return
         this.p.log.warn('lost the server; reconnecting')
-        void this.connect().catch((err: unknown) => { if (!this.p.signal.aborted) this.p.log.error('reconnect failed', { reason: errorMessage(err) }) })
+        this.reconnecting = true
+        void this.connect()
+          .catch((err: unknown) => { if (!this.p.signal.aborted) this.p.log.error('reconnect failed', { reason: errorMessage(err) }) })
+          .finally(() => { this.reconnecting = false })
       }
     })
     await this.connect()
@@ -108,16 +116,17 @@ export class ServerSession {
     let next = 0
     const worker = async (): Promise<void> => {
       for (let i = next++; i < ids.length; i = next++) {
-        // One id refused (a full job, the server's ids-per-peer limit) leaves the others of this process in the job.
+        // One id refused (a full job, the server's ids-per-peer limit) or whose login broke off leaves the others of
+        // this process in the job; a lost connection fails them all, and the reconnect logs every id in again.
         await this.login(conn, ids[i], listenPort).catch((err: unknown) => {
-          if (ids.length === 1 || !isCode(err, 'LOGIN_REFUSED')) throw err
+          if (ids.length === 1 || signal.aborted) throw err
           refused.push(`${ids[i]}: ${errorMessage(err)}`)
         })
       }
     }
     await Promise.all(Array.from({ length: Math.min(LOGINS_AT_ONCE, ids.length) }, worker))
-    if (refused.length === ids.length) throw new BtpsError('LOGIN_REFUSED', `server refused every client id of this process (${refused[0]})`)
-    if (refused.length > 0) log.error('logins refused', { clients: refused.length, first: refused[0] })
+    if (refused.length === ids.length) throw new BtpsError('LOGIN_REFUSED', `no client id of this process logged in (${refused[0]})`)
+    if (refused.length > 0) log.error('logins failed', { clients: refused.length, first: refused[0] })
     if (ids.length > 1) log.info('logged in', { server: this.serverPeer.toString(), clients: ids.length - refused.length })
     this.publishStatus()
   }
@@ -141,6 +150,18 @@ export class ServerSession {
     const line = { client: clientId, server: this.serverPeer?.toString(), partition: res.partition, samples, round: res.round }
     if (this.p.clientIds.length > 1) log.debug('logged in', line)
     else log.info('logged in', line)
+  }
+
+  /** A client id's state changed: its heartbeat goes out on the next tick, with those of the others that changed meanwhile. */
+  statusChanged (clientId: string): void {
+    if (this.changed.size === 0) {
+      setImmediate(() => {
+        const ids = [...this.changed]
+        this.changed.clear()
+        if (!this.p.signal.aborted) this.publishStatus(ids)
+      })
+    }
+    this.changed.add(clientId)
   }
 
   /** Sends a heartbeat now, of `clientIds` (default: all of this process's), on the status topic and straight to the server. */

@@ -19,7 +19,7 @@ export interface Heartbeat { type: 'heartbeat', clientId: string, state: ClientS
  * A process that runs many client identities (one libp2p peer) sends their heartbeats as one batch,
  * `{type: 'heartbeats', clients: [{clientId, state, round, held?, uploaded?}, ...]}`, on the topic and on a stream.
  * The frame (MAX_FRAME_BYTES) and gossip (MAX_GOSSIP_BYTES) limits, 4 MiB each, hold about 20,000 entries at their
- * longest (10,000 take under 2 MB): a sender with more splits them over several messages.
+ * longest; a process runs at most 10,000 ids (client.count), whose batch takes under 2 MB.
  */
 export const MAX_HEARTBEAT_BATCH = 100_000
 const ENTRY_FIELDS = ['clientId', 'state', 'round', 'held', 'uploaded']

@@ -2,7 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { childController, lifetimeController, withTimeout } from '../../src/abort.js'
+import { childController, lifetimeController, raceAbort, withTimeout } from '../../src/abort.js'
+import { isCode } from '../../src/errors.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -55,6 +56,18 @@ test('a peer\'s lifetime signal carries a notice to each of 200 clients at once 
   await new Promise(resolve => setImmediate(resolve))
   process.off('warning', onWarning)
   assert.equal(warnings, [])
+})
+
+test('raceAbort: a waiter leaves at once when its signal fires; the promise it waited on goes on for the others', async () => {
+  let resolve!: (v: string) => void
+  const shared = new Promise<string>(r => { resolve = r })
+  const leaving = new AbortController()
+  const left = raceAbort(shared, leaving.signal)
+  const staying = raceAbort(shared, new AbortController().signal)
+  leaving.abort()
+  assert.ok(await left.then(() => false, (err: unknown) => isCode(err, 'ABORTED')), 'the leaving waiter is rejected with ABORTED')
+  resolve('model')
+  assert.is(await staying, 'model')
 })
 
 test.run()
