@@ -227,7 +227,7 @@ export class ClientPeer {
     const { controller, release } = childController(this.controller.signal)
     // Every selected client id of this process listens to the round's signal.
     setMaxListeners(0, controller.signal)
-    const model = fetchRoundModel({ config: this.config, log: this.log, node: this.node!, swarm: this.swarm!, serverPeer: () => this.session?.serverPeer, serverHost: () => this.session?.serverHost ?? '127.0.0.1', setState: () => {} }, m, controller.signal)
+    const model = fetchRoundModel({ config: this.config, log: this.log, node: this.node!, swarm: this.swarm!, serverPeer: () => this.session?.serverPeer, serverHost: () => this.session?.serverHost ?? '127.0.0.1' }, m, controller.signal)
     // Each task awaits it; a failed download is reported by them.
     model.catch(() => {})
     const round: ProcessRound = { number: m.round, sha256: m.sha256, controller, release, model, infoHash: magnetInfoHash(m.magnet), bytes: m.bytes, working: 0, held: 0, uploaded: 0 }

@@ -64,7 +64,7 @@ interface Held { downloadS: number, heldAt: number, fromServer: number, fromPeer
 /** The round's model as this process got it, shared by the client ids it runs that were selected. */
 export interface RoundModel { bytes: Uint8Array, got: Held, infoHash?: string }
 
-export type FetchContext = Pick<RoundTaskContext, 'config' | 'log' | 'node' | 'swarm' | 'serverPeer' | 'serverHost' | 'setState'>
+export type FetchContext = Pick<RoundTaskContext, 'config' | 'log' | 'node' | 'swarm' | 'serverPeer' | 'serverHost'>
 
 const need = <T>(v: T | undefined): T => {
   if (v == null) throw new BtpsError('NOT_STARTED', 'client is not started')
