@@ -47,6 +47,9 @@ const modelMb = num('model-mb', 0.01, 64)
 const k = Math.min(num('k', 1, 10000), clients)
 const gapS = num('gap-s', 0, 3600)
 
+/** Each client id's heartbeat interval (sent in one batch per client process). */
+const HEARTBEAT_S = 2
+
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 const dir = mkdtempSync(join(tmpdir(), 'btps-soak-'))
@@ -67,7 +70,7 @@ writeFileSync(config, JSON.stringify({
   job: { id: 'soak', task: 'distribute', model_mb: modelMb, clients, clients_per_round: k, over_commitment: 1, round_timeout_s: 60, psk_file: join(dir, 'swarm.key') },
   tracker: { announce_interval_s: 5, load_log_s: 5 },
   server: { runs_dir: join(dir, 'runs'), checkpoint_dir: join(dir, 'checkpoints'), selection_wait_s: 2, resume: 'no', max_ids_per_peer: Math.ceil(clients / workers) },
-  client: { heartbeat_s: 2 },
+  client: { heartbeat_s: HEARTBEAT_S },
   log: { level: 'info' }
 }))
 // The tracker reads the job's key too (it serves only the job's torrents), so it exists before anyone starts.
@@ -155,7 +158,7 @@ try {
   const mt = mean(half.map(x => x.t))
   const mr = mean(half.map(x => x.rss))
   const slope = half.reduce((a, x) => a + (x.t - mt) * (x.rss - mr), 0) / Math.max(1e-9, half.reduce((a, x) => a + (x.t - mt) ** 2, 0)) * 60
-  const heartbeats = { messagesPerS: (heartbeatsAfter.messages - heartbeatsBefore.messages) / soakS, kbPerS: (heartbeatsAfter.bytes - heartbeatsBefore.bytes) / soakS / 1000, clientsPerS: clients / 2 }
+  const heartbeats = { messagesPerS: (heartbeatsAfter.messages - heartbeatsBefore.messages) / soakS, kbPerS: (heartbeatsAfter.bytes - heartbeatsBefore.bytes) / soakS / 1000, clientsPerS: clients / HEARTBEAT_S }
   const failedRounds = rounds.filter(r => r.status === 'failed' || r.held < k).length
   const busy = mean(samples.slice(1).map(x => x.busy))
   const result = {

@@ -53,7 +53,6 @@ export class ClientPeer {
   /** the first (with one, the only) client id */
   get clientId (): string { return this.identities[0]?.clientId ?? this.config.client.id }
   get partitionIndex (): number { return this.identities[0]?.partitionIndex ?? -1 }
-  get state (): ClientState { return this.identities[0]?.state ?? 'idle' }
 
   /** This process's libp2p identity and listening addresses (empty before start). */
   get peerId (): string { return this.node?.peerId.toString() ?? '' }

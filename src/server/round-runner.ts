@@ -116,7 +116,7 @@ export class RoundRunner {
 
   /** Round messages go straight to each client too, so a client with an open connection can be reached. */
   private reachable (): (peerId: string) => boolean {
-    const connected = new Set(this.p.node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+    const connected = this.openConnections()
     return (peerId) => connected.has(peerId)
   }
 
@@ -297,7 +297,7 @@ export class RoundRunner {
     const { node, log, config, registry, global } = this.p
     const addrs = new Map(plan.peers.map(p => [p.peerId, p.addr]))
     const open = async (peerId: string, protocol: string, signal: AbortSignal): Promise<FramedStream> => {
-      const conn = node.getConnections().find(c => c.remotePeer.toString() === peerId && c.status === 'open')
+      const conn = this.openConnections().get(peerId)
       if (conn != null) return framed(await conn.newStream(protocol, { signal }))
       const addr = addrs.get(peerId)
       if (addr == null) throw new BtpsError('UNREACHABLE', `no address for peer ${peerId}`)
