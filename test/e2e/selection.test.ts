@@ -21,7 +21,7 @@ test('job.selection: oort explores first, then scores clients; each decision is 
     for (const r of results) assert.is(r.status, 'aggregated')
     const log = readFileSync(join(cluster.dir, 'server.log'), 'utf8').split('\n').filter(l => l.includes('client selected'))
     assert.is(log.length, 8, 'two selections logged per round')
-    assert.ok(log.every(l => /policy=oort reason="(explore \(ε [\d.]+\)|exploit: score [\d.]+ = utility .*)"/.test(l)), log.join('\n'))
+    assert.ok(log.every(l => /policy=oort reason="(explore \(ε [\d.]+\)|exploit: score [\d.]+ = \(?utility .*)"/.test(l)), log.join('\n'))
     assert.ok(log.slice(0, 2).every(l => l.includes('explore')), 'round 1 explores: nothing is known yet')
     assert.ok(log.some(l => l.includes('exploit: score')), 'a later round exploits what it learned')
     const status = spawnSync(process.execPath, [BT_PS_BIN, 'status', '--server', cluster.admin.base, '--token-file', cluster.adminTokenFile], { encoding: 'utf8' })
