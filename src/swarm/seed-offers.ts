@@ -9,9 +9,9 @@ interface PeerOffers {
   given: Set<number>
   /** each offered piece's blocks sent so far, by offset, and their bytes (a block asked for twice counts once) */
   sending: Map<number, { offsets: Set<number>, bytes: number }>
-  /** a standard client, shown `widePieces` at a time */
+  /** a standard client, shown `widePieces` at a time or more */
   wide: boolean
-  /** a bt-ps peer's window: one piece deeper for every piece whose last byte went out to it, up to `deepPieces` */
+  /** the window's depth: one piece deeper for every piece whose last byte went out to the peer */
   depth: number
 }
 
@@ -25,8 +25,9 @@ export interface SeedWindows {
    */
   deepPieces?: number
   /**
-   * pieces shown at a time to a standard client: some ask for pieces only on a timer (Transmission every ~500 ms),
-   * so a couple of pieces per period would starve them
+   * pieces shown at a time to a standard client at first: some ask for pieces only on a timer (Transmission once a
+   * second), so a couple of pieces per period would starve them. The window deepens as the client takes them, up
+   * to half the model: a client that asks once a second gets at most a window a second.
    */
   widePieces: number
 }
@@ -53,7 +54,7 @@ export class SeedOffers<P> {
 
   /** `wide`: a standard client, shown `widePieces` at a time. */
   addPeer (peer: P, wide = false): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: this.windows.pieces })
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces })
   }
 
   removePeer (peer: P): void {
@@ -127,10 +128,10 @@ export class SeedOffers<P> {
   /**
    * Pieces shown to one peer at a time: a lone peer's window deepens as it takes them (as TCP's slow start), since
    * with nobody to share with a fast link would otherwise wait a round trip for every two pieces. A small model
-   * (under 24 pieces) keeps the narrow window.
+   * (under 24 pieces) keeps the narrow window. A standard client's window deepens the same way, with others or not.
    */
   private window (s: PeerOffers): number {
-    if (s.wide) return this.windows.widePieces
+    if (s.wide) return Math.max(this.windows.widePieces, Math.min(s.depth, Math.ceil(this.holders.length / 2)))
     const { pieces, deepPieces } = this.windows
     // With others in the swarm, pieces shown early would go out twice (a sweep at N = 8 sent 1.28 F with deep
     // windows, 1.05 F without). An eighth of the model at most: the peers of a round connect one after another,

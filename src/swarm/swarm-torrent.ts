@@ -20,7 +20,7 @@ import type { HeldPieces } from './held-pieces.js'
 
 const MAX_PEERS = 120
 /** Requests a peer may have queued with us (told to it as `reqq`); more are dropped, as BEP 10 allows. */
-export const MAX_QUEUED_REQUESTS = 256
+export const MAX_QUEUED_REQUESTS = 2000
 /** Peers served at a time; the others wait for a slot. */
 const UNCHOKE_SLOTS = 40
 /** How often a waiting peer may take the slot of one that took nothing (or least) from us. */
@@ -45,7 +45,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 const SUPER_SEED_WINDOW = 2
 /** ...and bytes it may show a lone bt-ps peer, which has nobody to share with (a fast link needs more in flight). */
 const SUPER_SEED_DEEP_BYTES = 4 * 1024 * 1024
-/** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer), at least SUPER_SEED_WINDOW pieces. */
+/** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer) at first, at least SUPER_SEED_WINDOW pieces. */
 const SUPER_SEED_WIDE_BYTES = 8 * 1024 * 1024
 /**
  * A torrent still downloading, or never answered, announces again after this long without an answer from the
@@ -266,6 +266,7 @@ export class SwarmTorrent {
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
     const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, unpaid: 0 }
     this.peers.set(wire, ps)
+    this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, client: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps, false)
     if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))

@@ -57,6 +57,19 @@ test('a standard client is shown the wide window, a bt-ps peer the narrow one', 
   assert.equal(wide.filter(i => offers.isOffered('bt-ps', i)), [], 'still pieces nobody else was shown')
 })
 
+test('a standard client\'s window deepens by a piece per piece it takes, up to half the model, with others in the swarm too', () => {
+  const offers = new SeedOffers<string>(40, { pieces: 2, widePieces: 8 })
+  offers.addPeer('bt-ps'); offers.addPeer('transmission', true)
+  offers.next('bt-ps')
+  let shown = offers.next('transmission')
+  const windows: number[] = []
+  for (let n = 0; n < 16; n++) {
+    shown = [...shown.slice(1), ...offers.sent('transmission', shown[0], 0, 65536, 65536)]
+    windows.push(shown.length)
+  }
+  assert.equal(windows, [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20, 20, 20, 20], 'as a client that asks once a second needs, to keep pace with a fast link')
+})
+
 test('a lone bt-ps peer\'s window deepens by a piece per piece it takes, up to `deepPieces`; with others it stays narrow', () => {
   const offers = new SeedOffers<string>(64, { pieces: 2, deepPieces: 32, widePieces: 16 })
   offers.addPeer('a')
