@@ -19,6 +19,12 @@ export const MAX_INFO_BYTES = 20 * 1024 * 1024 + 4096
 
 export const sha1 = (bytes: Uint8Array): Buffer => createHash('sha1').update(bytes).digest()
 
+/** Whether piece `index` of `store` has the SHA-1 that `pieceHashes` (20 bytes a piece) gives it. */
+export function pieceMatches (store: Uint8Array, pieceLength: number, pieceHashes: Uint8Array, index: number): boolean {
+  const at = index * pieceLength
+  return sha1(store.subarray(at, Math.min(store.byteLength, at + pieceLength))).equals(pieceHashes.subarray(index * 20, index * 20 + 20))
+}
+
 export function pieceSize (meta: Pick<Metainfo, 'length' | 'pieceLength'>, index: number): number {
   return Math.min(meta.pieceLength, meta.length - index * meta.pieceLength)
 }

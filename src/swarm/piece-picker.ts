@@ -22,6 +22,8 @@ export class PiecePicker<P> {
   readonly availability: Uint16Array
   haveCount = 0
   private readonly progress = new Map<number, Progress<P>>()
+  /** blocks being read in place (see SwarmTorrent.pieceTarget): never asked of a second peer */
+  private readonly pinned = new Set<number>()
   private readonly pieceLength: number
   private readonly length: number
   private readonly random: () => number
@@ -66,7 +68,7 @@ export class PiecePicker<P> {
     const fill = (index: number, p: Progress<P>, limit: number): void => {
       for (let b = 0; b < p.received.length && out.length < slots; b++) {
         const key = blockKey(index, b)
-        if (p.received[b] === 1 || p.requested[b] >= limit || inflight.has(key) || picked.has(key)) continue
+        if (p.received[b] === 1 || p.requested[b] >= limit || inflight.has(key) || picked.has(key) || this.pinned.has(key)) continue
         picked.add(key)
         p.requested[b]++
         out.push(this.request(index, b))
@@ -128,6 +130,19 @@ export class PiecePicker<P> {
     p.missing--
     p.contributors.add(peer)
     return p.missing === 0 ? 'piece' : 'block'
+  }
+
+  /** Whether the block at `begin` (`length` bytes) of piece `index` is being fetched and has not arrived. */
+  missing (index: number, begin: number, length: number): boolean {
+    const p = this.progress.get(index)
+    const b = begin / BLOCK_BYTES
+    return p != null && Number.isInteger(b) && b < p.received.length && p.received[b] === 0 && Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) === length
+  }
+
+  pin (keys: number[]): void { for (const k of keys) this.pinned.add(k) }
+  /** Unpins the blocks of `length` bytes at `begin` of piece `index`. */
+  unpin (index: number, begin: number, length: number): void {
+    for (let off = 0; off < length; off += BLOCK_BYTES) this.pinned.delete(blockKey(index, (begin + off) / BLOCK_BYTES))
   }
 
   /** Requests that will not be answered (peer choked, left, cancelled or was too slow). */

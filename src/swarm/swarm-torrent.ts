@@ -4,7 +4,7 @@ import { Client as TrackerClient } from 'bittorrent-tracker'
 import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { RateLimiter } from '../net/rate-limiter.js'
-import { MAX_INFO_BYTES, parseInfo, pieceSize, sha1 } from './metainfo.js'
+import { MAX_INFO_BYTES, parseInfo, pieceMatches, pieceSize } from './metainfo.js'
 import type { Metainfo } from './metainfo.js'
 import { PiecePicker, blockKey, splitKey } from './piece-picker.js'
 import { SeedOffers } from './seed-offers.js'
@@ -13,7 +13,7 @@ import { UnchokeSlots } from './unchoke-slots.js'
 import { isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
 import type { DigestSink } from './download-hasher.js'
-import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, encodeHandshake, readHandshake } from './wire.js'
+import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, SocketReads, encodeHandshake, readHandshake } from './wire.js'
 import type { Handshake } from './wire.js'
 import type { SwarmMetrics } from './swarm-metrics.js'
 import type { HeldPieces } from './held-pieces.js'
@@ -83,6 +83,8 @@ interface PeerState {
   lastBlockAt: number
   snubbedUntil: number
   strikes: number
+  /** whether a piece whose last block came from this peer passed its check */
+  proven: boolean
   /** blocks read and not yet paid for under the downlink cap: reading is paused meanwhile */
   unpaid: number
 }
@@ -138,6 +140,8 @@ export class SwarmTorrent {
   private readonly slots: UnchokeSlots<PeerState>
   private readonly dialing = new Set<string>()
   private readonly addrPeer = new Map<string, string>()
+  /** pieces being checked: the peer their last block came from */
+  private readonly completedBy = new Map<number, PeerState>()
   private fetch?: { from: PeerState, assembly: MetadataAssembly, at: number }
   private tracker?: TrackerClient
   /** when the tracker last answered an announce (undefined: never), and when we last asked it */
@@ -213,15 +217,17 @@ export class SwarmTorrent {
     const known = this.addrPeer.get(addr)
     if (this.banned.has(banKey(ip, known ?? '')) || (known != null && [...this.peers.values()].some(p => p.peerId === known && p.ip === ip))) return
     this.dialing.add(addr)
-    const socket = connect({ host, port })
+    // A connection we open reads blocks straight into the download (one copy fewer per byte).
+    const reads = new SocketReads()
+    const socket = connect({ host, port, onread: reads.options })
     socket.on('error', () => {})
     socket.once('connect', () => {
       socket.write(encodeHandshake(this.infoHash, this.init.peerId))
-      readHandshake(socket, HANDSHAKE_TIMEOUT_MS).then(({ handshake, rest }) => {
+      readHandshake(socket, HANDSHAKE_TIMEOUT_MS, reads).then(({ handshake, rest }) => {
         this.dialing.delete(addr)
         this.addrPeer.set(addr, handshake.peerId)
         if (handshake.infoHash !== this.infoHash) throw new BtpsError('WIRE_PROTOCOL', 'peer answered for another torrent')
-        this.addWire(socket, handshake, rest, addr)
+        this.addWire(socket, handshake, rest, addr, reads)
       }).catch((err: unknown) => {
         this.dialing.delete(addr)
         this.log.debug('dial failed', { addr, reason: errorMessage(err) })
@@ -248,7 +254,7 @@ export class SwarmTorrent {
   }
 
   /** `dialedAs`: the address we dialled (an outgoing connection); none for one we accepted. */
-  private addWire (socket: Socket, remote: Handshake, rest: Buffer, dialedAs?: string): void {
+  private addWire (socket: Socket, remote: Handshake, rest: Buffer, dialedAs?: string, reads?: SocketReads): void {
     const outgoing = dialedAs != null
     const ip = plainIp(socket.remoteAddress)
     if (this.controller.signal.aborted || remote.peerId === this.init.peerId || this.banned.has(banKey(ip, remote.peerId))) { socket.destroy(); return }
@@ -263,14 +269,19 @@ export class SwarmTorrent {
       return
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
-    const wire = new PeerWire(socket, remote, { outgoing, maxMessage })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, unpaid: 0 }
+    const wire = new PeerWire(socket, remote, { outgoing, maxMessage, reads })
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, proven: false, unpaid: 0 }
     this.peers.set(wire, ps)
-    this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, client: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
+    this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, agent: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps, false)
     if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))
-    wire.attach({ onMessage: (id, payload) => { this.onMessage(ps, id, payload) }, onPiece: (index, begin, parts, length) => { this.onPiece(ps, index, begin, parts, length) }, onClose: (reason) => { this.onClose(ps, reason) } }, rest)
+    wire.attach({
+      onMessage: (id, payload) => { this.onMessage(ps, id, payload) },
+      onPiece: (index, begin, parts, length, inPlace) => { this.onPiece(ps, index, begin, parts, length, inPlace === true) },
+      pieceTarget: (index, begin, length) => this.pieceTarget(ps, index, begin, length),
+      onClose: (reason) => { this.onClose(ps, reason) }
+    }, rest)
   }
 
   /**
@@ -414,20 +425,54 @@ export class SwarmTorrent {
     }
   }
 
-  /** A block, or (from a bt-ps peer, see fill) a run of blocks of one piece: each block is checked on its own. */
-  private onPiece (ps: PeerState, index: number, begin: number, parts: Buffer[], length: number): void {
+  /**
+   * Where a block (or run of blocks) `ps` has begun to send may be read straight to: its place in the download,
+   * when every block of it was asked of `ps` alone and is still missing. Not in endgame, when a block may be asked
+   * of two peers, nor under a downlink cap, which pays for each message as it is read. The blocks are pinned: no
+   * second request goes out for them, and they are not given up while they are being read.
+   */
+  private pieceTarget (ps: PeerState, index: number, begin: number, length: number): Uint8Array | undefined {
+    const picker = this.picker
+    const meta = this.meta
+    if (picker == null || meta == null || picker.endgame || this.init.downLimiter != null || index >= meta.pieceCount || begin % BLOCK_BYTES !== 0 || length === 0 || begin + length > pieceSize(meta, index)) return undefined
+    const keys: number[] = []
+    for (let off = 0; off < length; off += BLOCK_BYTES) {
+      const key = blockKey(index, (begin + off) / BLOCK_BYTES)
+      if (!ps.inflight.has(key) || !picker.missing(index, begin + off, Math.min(BLOCK_BYTES, length - off))) return undefined
+      keys.push(key)
+    }
+    picker.pin(keys)
+    const at = index * meta.pieceLength + begin
+    return this.store!.subarray(at, at + length)
+  }
+
+  /** Blocks of `ps` that are being read in place: they arrive whole or not at all (the connection closes). */
+  private inPlaceKeys (ps: PeerState): number[] {
+    const r = ps.wire.inPlace
+    if (r == null || ps.wire.closed) return []
+    const keys: number[] = []
+    for (let off = 0; off < r.length; off += BLOCK_BYTES) keys.push(blockKey(r.index, (r.begin + off) / BLOCK_BYTES))
+    return keys
+  }
+
+  /**
+   * A block, or (from a bt-ps peer, see fill) a run of blocks of one piece: each block is checked on its own.
+   * `inPlace`: the bytes were read to where they go (see pieceTarget).
+   */
+  private onPiece (ps: PeerState, index: number, begin: number, parts: Buffer[], length: number, inPlace: boolean): void {
     const picker = this.picker
     if (picker == null || begin % BLOCK_BYTES !== 0) return // unasked-for data is dropped
     let asked = false
     let took = 0
     let piece = false
+    if (inPlace) picker.unpin(index, begin, length)
     for (let off = 0; off < length; off += BLOCK_BYTES) {
       const n = Math.min(BLOCK_BYTES, length - off)
       if (!ps.inflight.delete(blockKey(index, (begin + off) / BLOCK_BYTES))) continue
       asked = true
       const got = picker.received(ps, index, begin + off, n)
       if (got === 'unwanted') continue
-      copyRange(parts, off, n, this.store!, index * this.meta!.pieceLength + begin + off)
+      if (!inPlace) copyRange(parts, off, n, this.store!, index * this.meta!.pieceLength + begin + off)
       took += n
       piece ||= got === 'piece'
     }
@@ -451,15 +496,30 @@ export class SwarmTorrent {
     this.fill(ps)
   }
 
+  /**
+   * Checks a piece whose last block came from `lastFrom`: on the hashing worker when there is one, once that peer
+   * has sent a good piece. Its first is checked here, so a peer that sends garbage from the start is banned at its
+   * first piece, not after all it sent while the worker was busy.
+   */
   private verify (index: number, lastFrom: PeerState): void {
+    this.completedBy.set(index, lastFrom)
+    if (lastFrom.proven && this.init.digest?.verify(index) === true) return
     const meta = this.meta!
-    const picker = this.picker!
-    const at = index * meta.pieceLength
-    const piece = this.store!.subarray(at, at + pieceSize(meta, index))
-    if (sha1(piece).equals(meta.pieceHashes.subarray(index * 20, index * 20 + 20))) {
+    const ok = pieceMatches(this.store!, meta.pieceLength, meta.pieceHashes, index)
+    if (ok) this.init.digest?.held(index)
+    this.checked(index, ok)
+  }
+
+  /** A piece's check came back: held and announced, or its blocks are fetched again and who sent them pays. */
+  private checked (index: number, ok: boolean): void {
+    const picker = this.picker
+    if (picker == null || this.controller.signal.aborted) return
+    const lastFrom = this.completedBy.get(index)
+    this.completedBy.delete(index)
+    if (ok) {
+      if (lastFrom != null) lastFrom.proven = true
       picker.markHave(index)
-      this.init.digest?.held(index)
-      this.init.metrics.piece(lastFrom.peerId === this.init.serverPeerId ? 'server' : 'peer')
+      this.init.metrics.piece(lastFrom?.peerId === this.init.serverPeerId ? 'server' : 'peer')
       for (const p of this.peers.values()) {
         p.wire.sendInts(MSG.have, index)
         for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
@@ -473,6 +533,7 @@ export class SwarmTorrent {
     const contributors = picker.settle(index)
     this.log.warn('piece failed verification', { piece: index, peers: [...contributors].map(c => c.wire.remoteAddress).join(',') })
     for (const c of contributors) {
+      if (c.wire.closed) continue // banned already, for a piece checked earlier
       c.strikes++
       // One peer sent the whole piece: it is the culprit. Blocks from several peers: ban on repeat offence.
       if (contributors.size === 1 || c.strikes >= 3) this.ban(c, `sent piece ${index}, which failed its SHA-1`)
@@ -519,14 +580,21 @@ export class SwarmTorrent {
 
   /** Withdraws one open request (the caller settles the picker's count). */
   private cancel (ps: PeerState, key: number): void {
+    if (this.inPlaceKeys(ps).includes(key)) return
     const { index, block } = splitKey(key)
     ps.inflight.delete(key)
     ps.wire.sendInts(MSG.cancel, index, block * BLOCK_BYTES, Math.min(BLOCK_BYTES, pieceSize(this.meta!, index) - block * BLOCK_BYTES))
   }
 
+  /** Gives up what `ps` was asked for (except a block being read in place, which comes whole or with the close). */
   private releaseAll (ps: PeerState): void {
+    const keep = this.inPlaceKeys(ps)
+    for (const key of keep) ps.inflight.delete(key)
     this.picker?.release(ps, ps.inflight)
     ps.inflight.clear()
+    for (const key of keep) ps.inflight.add(key)
+    const r = ps.wire.inPlace
+    if (ps.wire.closed && r != null) this.picker?.unpin(r.index, r.begin, r.length)
   }
 
   private onClose (ps: PeerState, reason: string): void {
@@ -591,7 +659,7 @@ export class SwarmTorrent {
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
     if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, deepPieces: Math.ceil(SUPER_SEED_DEEP_BYTES / meta.pieceLength), widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
-    if (bytes == null) this.init.digest?.start(this.store, meta.pieceLength, meta.pieceCount)
+    if (bytes == null) this.init.digest?.start(this.store, meta.pieceLength, meta.pieceHashes, (index, ok) => { this.checked(index, ok) })
     if (bytes == null && this.init.reuse != null) this.reuse(this.init.reuse)
     for (const ps of this.peers.values()) {
       try { this.greet(ps, true) } catch (err) { ps.wire.close(errorMessage(err)) }
@@ -619,7 +687,10 @@ export class SwarmTorrent {
     const now = performance.now()
     this.ticks++
     for (const ps of this.peers.values()) {
-      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
+      const r = ps.wire.inPlace
+      // A peer that stops in the middle of a block being read in place holds it: it goes, and the block with it.
+      if (r != null && now - r.at > SNUB_MS) { ps.wire.close('stalled in the middle of a block'); continue }
+      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS && r == null) {
         // Requests this peer sits on go to others; it gets asked again later.
         const keys = [...ps.inflight]
         for (const key of keys) this.cancel(ps, key)

@@ -35,13 +35,60 @@ export function parseHandshake (b: Uint8Array): Handshake {
   return { infoHash: buf.toString('hex', 28, 48), peerId: buf.toString('hex', 48, 68), extensions: (buf[25] & 0x10) !== 0 }
 }
 
-/** Reads the 68-byte handshake from a fresh socket; resolves with it and whatever bytes followed. */
-export async function readHandshake (socket: Socket, timeoutMs: number): Promise<{ handshake: Handshake, rest: Buffer }> {
+/** Bytes a socket opened with SocketReads reads at a time into its reused buffer. */
+const READ_BYTES = 64 * 1024
+/** HAVEs in a row read a message head at a time after a block, before reads go back to READ_BYTES. */
+const MAX_SMALL_READS = 16
+
+/**
+ * Where a socket we open reads to (Node's `onread`, given at connect): a reused buffer, or the place in the
+ * download where the block of the `piece` message being read goes, so the kernel copies the block there and
+ * nothing copies it again. Which it is for each read is decided when the read before it has been handled.
+ */
+export class SocketReads {
+  private readonly scratch = Buffer.allocUnsafe(READ_BYTES)
+  /** the next reads go here, not into the reused buffer */
+  into?: Uint8Array
+  /** the next read into the reused buffer stops after a piece message's head, so the block can go in place */
+  headOnly = false
+  private lastInPlace = false
+  /** bytes read while nobody listens (between the handshake and the wire), copied */
+  private early: Buffer[] = []
+  /** what gets each read: `bytes` lies in the reused buffer (valid only during the call) unless `inPlace` */
+  private listener: (bytes: Buffer, inPlace: boolean) => void = (bytes) => { this.early.push(Buffer.from(bytes)) }
+
+  /** `onread` for net.connect. */
+  readonly options = {
+    buffer: (): Uint8Array => {
+      this.lastInPlace = this.into != null
+      return this.into ?? (this.headOnly ? this.scratch.subarray(0, PIECE_HEAD_BYTES) : this.scratch)
+    },
+    callback: (n: number, buf: Uint8Array): boolean => {
+      this.listener(Buffer.from(buf.buffer, buf.byteOffset, n), this.lastInPlace)
+      return true
+    }
+  }
+
+  /** Sends later reads to `listener` (none: keep copies until the next listener); returns what was kept. */
+  listen (listener?: (bytes: Buffer, inPlace: boolean) => void): Buffer[] {
+    const early = this.early
+    this.early = []
+    this.listener = listener ?? ((bytes) => { this.early.push(Buffer.from(bytes)) })
+    return early
+  }
+}
+
+/**
+ * Reads the 68-byte handshake from a fresh socket; resolves with it and whatever bytes followed. `reads`: the
+ * socket was opened with them (its bytes come there, not as 'data').
+ */
+export async function readHandshake (socket: Socket, timeoutMs: number, reads?: SocketReads): Promise<{ handshake: Handshake, rest: Buffer }> {
   return await new Promise((resolve, reject) => {
     let got: Buffer = Buffer.alloc(0)
     const done = (err?: Error): void => {
       clearTimeout(timer)
       socket.off('data', onData); socket.off('close', onClose); socket.off('error', onError)
+      reads?.listen()
       if (err != null) { reject(err); return }
       try {
         resolve({ handshake: parseHandshake(got), rest: got.subarray(HANDSHAKE_BYTES) })
@@ -54,17 +101,27 @@ export async function readHandshake (socket: Socket, timeoutMs: number): Promise
     const onClose = (): void => { done(new BtpsError('WIRE_CLOSED', 'peer closed before its handshake')) }
     const onError = (err: Error): void => { done(err) }
     const timer = setTimeout(() => { done(new BtpsError('WIRE_TIMEOUT', 'no handshake in time')) }, timeoutMs)
-    socket.on('data', onData); socket.once('close', onClose); socket.once('error', onError)
+    if (reads != null) reads.listen((bytes) => { onData(Buffer.from(bytes)) })
+    else socket.on('data', onData)
+    socket.once('close', onClose); socket.once('error', onError)
   })
 }
 
 /** What a wire hands up; each message from the peer is already checked for shape, not for meaning. */
 export interface WireHandler {
   onMessage: (id: number, payload: Buffer) => void
-  /** A `piece` message: its block as it lies in the read buffers (one part or several), `length` bytes in all. */
-  onPiece: (index: number, begin: number, parts: Buffer[], length: number) => void
+  /**
+   * A `piece` message: its block as it lies in the read buffers (one part or several), `length` bytes in all, or
+   * (`inPlace`) already where `pieceTarget` said it goes.
+   */
+  onPiece: (index: number, begin: number, parts: Buffer[], length: number, inPlace?: boolean) => void
+  /** Where a block may be read straight to (a wire with SocketReads asks as a `piece` message begins); none: not. */
+  pieceTarget?: (index: number, begin: number, length: number) => Uint8Array | undefined
   onClose: (reason: string) => void
 }
+
+/** A block being read in place: its piece, offset, length, destination, bytes read so far, and when last. */
+export interface InPlaceRead { index: number, begin: number, length: number, dest: Uint8Array, got: number, at: number }
 
 /** Frames messages on an established socket. Bad framing closes the wire with a reason; it never throws out. */
 export class PeerWire {
@@ -78,23 +135,53 @@ export class PeerWire {
   private handler?: WireHandler
   private pending: Uint8Array[] = []
   private flushScheduled = false
+  private readonly reads?: SocketReads
+  /** the block being read in place, if one is */
+  inPlace?: InPlaceRead
+  /** messages other than blocks since the last block */
+  private smallReads = 0
 
-  constructor (socket: Socket, remote: Handshake, opts: { outgoing: boolean, maxMessage: number }) {
+  /** `reads`: the socket was opened with them (see SocketReads). */
+  constructor (socket: Socket, remote: Handshake, opts: { outgoing: boolean, maxMessage: number, reads?: SocketReads }) {
     this.socket = socket
     this.remote = remote
     this.outgoing = opts.outgoing
     this.maxMessage = opts.maxMessage
+    this.reads = opts.reads
     socket.setNoDelay(true)
   }
 
   /** Starts reading (after `rest`, the bytes that came with the handshake). */
   attach (handler: WireHandler, rest: Buffer): void {
     this.handler = handler
-    this.socket.on('data', (d: Buffer) => { this.onData(d) })
+    const early = this.reads?.listen((bytes, inPlace) => { this.onRead(bytes, inPlace) }) ?? []
+    if (this.reads == null) this.socket.on('data', (d: Buffer) => { this.onData(d) })
     this.socket.once('close', () => { this.close('connection closed') })
     this.socket.on('error', (err: Error) => { this.close(err.message) })
-    if (rest.byteLength > 0) this.onData(rest)
+    for (const d of [rest, ...early]) if (d.byteLength > 0) this.onData(d)
     this.socket.resume()
+  }
+
+  /** A read of a socket with SocketReads: into its reused buffer, or into the block being read in place. */
+  private onRead (bytes: Buffer, inPlace: boolean): void {
+    const r = this.inPlace
+    if (this.closed) return
+    if (!inPlace || r == null) {
+      this.onData(bytes)
+      // What stays buffered must outlive the reused buffer.
+      for (let i = 0; i < this.chunks.length; i++) if (this.chunks[i].buffer === bytes.buffer) this.chunks[i] = Buffer.from(this.chunks[i])
+      return
+    }
+    r.got += bytes.byteLength
+    r.at = performance.now()
+    if (r.got < r.length) { this.reads!.into = r.dest.subarray(r.got); return }
+    this.inPlace = undefined
+    this.reads!.into = undefined
+    try {
+      this.handler?.onPiece(r.index, r.begin, [r.dest as Buffer], r.length, true)
+    } catch (err) {
+      this.close(`bad message ${MSG.piece}: ${String((err as Error).message ?? err)}`)
+    }
   }
 
   /** Stops reading from the socket (TCP pushes back on the sender) until resume(). */
@@ -117,9 +204,16 @@ export class PeerWire {
       const head = this.peek(Math.min(PIECE_HEAD_BYTES, this.buffered))
       const len = head.readUInt32BE(0)
       if (len > this.maxMessage) { this.close(`message of ${len} bytes exceeds ${this.maxMessage}`); return }
-      if (this.buffered < 4 + len) return
-      if (len === 0) { this.take(4); continue } // keep-alive
+      if (len === 0) { if (this.buffered < 4) return; this.take(4); continue } // keep-alive
       const id = head[4]
+      if (this.reads != null) {
+        // After a block, the next is likely a block too: read its head alone, so the block can go in place. The
+        // HAVEs a seeder sends between blocks keep it so, a few at a time (many would cost a read each).
+        this.smallReads = id === MSG.piece ? 0 : this.smallReads + 1
+        this.reads.headOnly = id === MSG.piece || (this.reads.headOnly && id === MSG.have && this.smallReads <= MAX_SMALL_READS)
+        if (id === MSG.piece && len >= PIECE_HEAD_BYTES - 4 && this.buffered < 4 + len && this.buffered >= PIECE_HEAD_BYTES && this.readInPlace(head, len)) return
+      }
+      if (this.buffered < 4 + len) return
       try {
         if (id === MSG.piece && len >= PIECE_HEAD_BYTES - 4) {
           // A block is handed up where it lies: joining it across read buffers would copy every byte once more.
@@ -128,13 +222,33 @@ export class PeerWire {
           this.take(PIECE_HEAD_BYTES)
           this.handler?.onPiece(index, begin, this.takeParts(len + 4 - PIECE_HEAD_BYTES), len + 4 - PIECE_HEAD_BYTES)
         } else {
-          const msg = this.take(4 + len)
+          // Copied when read into a reused buffer: a handler may keep a message (a bitfield before the metadata).
+          const msg = this.reads != null ? Buffer.from(this.take(4 + len)) : this.take(4 + len)
           this.handler?.onMessage(id, msg.subarray(5))
         }
       } catch (err) {
         this.close(`bad message ${id}: ${String((err as Error).message ?? err)}`)
       }
     }
+  }
+
+  /**
+   * A `piece` message has begun and its block is not all here: when the handler gives the block's place, the
+   * part here is copied there and the rest is read straight to it. Otherwise reads go on as usual (and not a head
+   * at a time).
+   */
+  private readInPlace (head: Buffer, len: number): boolean {
+    const index = head.readUInt32BE(5)
+    const begin = head.readUInt32BE(9)
+    const length = len + 4 - PIECE_HEAD_BYTES
+    const dest = this.handler?.pieceTarget?.(index, begin, length)
+    if (dest == null || dest.byteLength !== length) { this.reads!.headOnly = false; return false }
+    this.take(PIECE_HEAD_BYTES)
+    const here = this.buffered
+    copyParts(this.takeParts(here), dest)
+    this.inPlace = { index, begin, length, dest, got: here, at: performance.now() }
+    this.reads!.into = dest.subarray(here)
+    return true
   }
 
   /** The first `n` buffered bytes, contiguous; the read buffers stay as they are. */
@@ -277,6 +391,11 @@ export class PeerWire {
     this.socket.destroy()
     this.handler?.onClose(reason)
   }
+}
+
+function copyParts (parts: Buffer[], dest: Uint8Array): void {
+  let at = 0
+  for (const p of parts) { dest.set(p, at); at += p.byteLength }
 }
 
 async function drained (socket: Socket): Promise<void> {

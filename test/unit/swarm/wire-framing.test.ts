@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { createServer, connect } from 'node:net'
 import type { Socket } from 'node:net'
-import { MSG, PeerWire } from '../../../src/swarm/wire.js'
+import { MSG, PeerWire, SocketReads } from '../../../src/swarm/wire.js'
 
 /** A PeerWire reading what `write` sends through a real loopback connection, in the pieces `write` chooses. */
 async function wirePair (): Promise<{ wire: PeerWire, sender: Socket, close: () => void }> {
@@ -19,6 +19,51 @@ async function wirePair (): Promise<{ wire: PeerWire, sender: Socket, close: () 
 }
 
 const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 20)) }
+
+function pieceMessage (index: number, begin: number, block: Buffer): Buffer {
+  const head = Buffer.alloc(13)
+  head.writeUInt32BE(9 + block.byteLength, 0); head[4] = MSG.piece; head.writeUInt32BE(index, 5); head.writeUInt32BE(begin, 9)
+  return Buffer.concat([head, block])
+}
+
+test('a connection opened with SocketReads reads blocks straight to where they go, and keeps what it hands up', async () => {
+  let accepted: (s: Socket) => void = () => {}
+  const got = new Promise<Socket>(resolve => { accepted = resolve })
+  const server = createServer(s => { accepted(s) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const reads = new SocketReads()
+  const socket = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', onread: reads.options })
+  const sender = await got
+  sender.setNoDelay(true)
+  try {
+    const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: true, maxMessage: 1 << 18, reads })
+    const store = new Uint8Array(new SharedArrayBuffer(8 * 65536))
+    const blocks = [randomBytes(65536), randomBytes(65536), randomBytes(32768)]
+    const kept: Buffer[] = []
+    const pieces: Array<{ index: number, bytes: Buffer, inPlace: boolean }> = []
+    wire.attach({
+      onMessage: (_id, p) => { kept.push(p) },
+      // Pieces 1 and 2 go to the store; piece 4 is declined and comes up as parts.
+      pieceTarget: (index, begin, length) => index < 4 ? store.subarray(index * 65536 + begin, index * 65536 + begin + length) : undefined,
+      onPiece: (index, _begin, parts, length, inPlace) => { pieces.push({ index, bytes: Buffer.from(Buffer.concat(parts, length)), inPlace: inPlace === true }) },
+      onClose: () => {}
+    }, Buffer.alloc(0))
+    const bitfield = Buffer.from([0, 0, 0, 2, MSG.bitfield, 0xa5])
+    const have = Buffer.from([0, 0, 0, 5, MSG.have, 0, 0, 0, 3])
+    const all = Buffer.concat([bitfield, pieceMessage(1, 0, blocks[0]), have, pieceMessage(2, 0, blocks[1]), pieceMessage(4, 0, blocks[2]), have])
+    for (let at = 0; at < all.byteLength; at += 20_000) {
+      sender.write(all.subarray(at, at + 20_000))
+      await pause()
+    }
+    await pause()
+    assert.equal(pieces.map(p => [p.index, p.inPlace]), [[1, true], [2, true], [4, false]])
+    assert.ok(Buffer.from(store.buffer, 65536, 65536).equals(blocks[0]) && Buffer.from(store.buffer, 2 * 65536, 65536).equals(blocks[1]), 'blocks 1 and 2 are in the store')
+    assert.ok(pieces[2].bytes.equals(blocks[2]), 'the declined block, handed up whole')
+    assert.equal(kept.map(k => [...k]), [[0xa5], [0, 0, 0, 3], [0, 0, 0, 3]], 'messages kept after later reads are intact')
+  } finally {
+    sender.destroy(); socket.destroy(); server.close()
+  }
+})
 
 test('a piece message split anywhere across reads reaches the handler whole, as the parts it arrived in', async () => {
   const { wire, sender, close } = await wirePair()
