@@ -187,6 +187,8 @@ export class DownloadHasher {
     const w = this.worker
     this.worker = undefined
     this.checks.clear()
+    for (const d of this.digests.values()) d.reject(new BtpsError('ABORTED', 'the peer is stopping'))
+    this.digests.clear()
     if (w != null) await w.terminate()
   }
 }

@@ -132,11 +132,11 @@ export class PiecePicker<P> {
     return p.missing === 0 ? 'piece' : 'block'
   }
 
-  /** Whether the block at `begin` (`length` bytes) of piece `index` is being fetched and has not arrived. */
-  missing (index: number, begin: number, length: number): boolean {
+  /** Whether the block at `begin` (`length` bytes) of piece `index` has not arrived and is asked of one peer only. */
+  askedOnce (index: number, begin: number, length: number): boolean {
     const p = this.progress.get(index)
     const b = begin / BLOCK_BYTES
-    return p != null && Number.isInteger(b) && b < p.received.length && p.received[b] === 0 && Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) === length
+    return p != null && Number.isInteger(b) && b < p.received.length && p.received[b] === 0 && p.requested[b] === 1 && Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) === length
   }
 
   pin (keys: number[]): void { for (const k of keys) this.pinned.add(k) }

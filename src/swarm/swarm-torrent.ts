@@ -85,6 +85,7 @@ interface PeerState {
   strikes: number
   /** whether a piece whose last block came from this peer passed its check */
   proven: boolean
+  banned: boolean
   /** blocks read and not yet paid for under the downlink cap: reading is paused meanwhile */
   unpaid: number
 }
@@ -270,7 +271,7 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage, reads })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, proven: false, unpaid: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, proven: false, banned: false, unpaid: 0 }
     this.peers.set(wire, ps)
     this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, agent: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
@@ -429,7 +430,8 @@ export class SwarmTorrent {
    * Where a block (or run of blocks) `ps` has begun to send may be read straight to: its place in the download,
    * when every block of it was asked of `ps` alone and is still missing. Not in endgame, when a block may be asked
    * of two peers, nor under a downlink cap, which pays for each message as it is read. The blocks are pinned: no
-   * second request goes out for them, and they are not given up while they are being read.
+   * other request goes out for them (even for the piece fetched anew after a failed check), and they are not given
+   * up while they are being read.
    */
   private pieceTarget (ps: PeerState, index: number, begin: number, length: number): Uint8Array | undefined {
     const picker = this.picker
@@ -438,7 +440,7 @@ export class SwarmTorrent {
     const keys: number[] = []
     for (let off = 0; off < length; off += BLOCK_BYTES) {
       const key = blockKey(index, (begin + off) / BLOCK_BYTES)
-      if (!ps.inflight.has(key) || !picker.missing(index, begin + off, Math.min(BLOCK_BYTES, length - off))) return undefined
+      if (!ps.inflight.has(key) || !picker.askedOnce(index, begin + off, Math.min(BLOCK_BYTES, length - off))) return undefined
       keys.push(key)
     }
     picker.pin(keys)
@@ -532,8 +534,10 @@ export class SwarmTorrent {
     this.init.metrics.hashFailure()
     const contributors = picker.settle(index)
     this.log.warn('piece failed verification', { piece: index, peers: [...contributors].map(c => c.wire.remoteAddress).join(',') })
+    // The piece is fetched anew: requests still open for it (endgame's second ones) go.
+    for (const p of this.peers.values()) for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
     for (const c of contributors) {
-      if (c.wire.closed) continue // banned already, for a piece checked earlier
+      if (c.banned) continue // for a piece checked earlier
       c.strikes++
       // One peer sent the whole piece: it is the culprit. Blocks from several peers: ban on repeat offence.
       if (contributors.size === 1 || c.strikes >= 3) this.ban(c, `sent piece ${index}, which failed its SHA-1`)
@@ -541,7 +545,9 @@ export class SwarmTorrent {
     for (const p of this.peers.values()) this.fill(p)
   }
 
+  /** Bans a peer's address from this torrent, connected or gone since (checks answer after a while). */
   private ban (ps: PeerState, reason: string): void {
+    ps.banned = true
     this.banned.add(banKey(ps.ip, ps.peerId))
     this.init.metrics.ban()
     this.log.warn('peer banned from this torrent', { peer: ps.wire.remoteAddress, reason })
@@ -690,9 +696,10 @@ export class SwarmTorrent {
       const r = ps.wire.inPlace
       // A peer that stops in the middle of a block being read in place holds it: it goes, and the block with it.
       if (r != null && now - r.at > SNUB_MS) { ps.wire.close('stalled in the middle of a block'); continue }
-      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS && r == null) {
-        // Requests this peer sits on go to others; it gets asked again later.
-        const keys = [...ps.inflight]
+      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
+        // Requests this peer sits on go to others (except a block it is sending in place); it gets asked again later.
+        const keep = this.inPlaceKeys(ps)
+        const keys = [...ps.inflight].filter(k => !keep.includes(k))
         for (const key of keys) this.cancel(ps, key)
         this.picker?.release(ps, keys)
         ps.snubbedUntil = now + SNUB_MS

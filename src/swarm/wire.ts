@@ -158,30 +158,39 @@ export class PeerWire {
     if (this.reads == null) this.socket.on('data', (d: Buffer) => { this.onData(d) })
     this.socket.once('close', () => { this.close('connection closed') })
     this.socket.on('error', (err: Error) => { this.close(err.message) })
-    for (const d of [rest, ...early]) if (d.byteLength > 0) this.onData(d)
+    // Through onRead: a block that begins here may be read in place, and the bytes after it belong to it.
+    for (const d of [rest, ...early]) if (d.byteLength > 0) this.onRead(d, false)
     this.socket.resume()
   }
 
-  /** A read of a socket with SocketReads: into its reused buffer, or into the block being read in place. */
+  /**
+   * Bytes read from the socket: into its reused buffer, or (`inPlace`) into the block being read in place. Bytes of
+   * that block that came otherwise (the read was set up before the block began, or with the handshake) are copied
+   * there; what follows the block is parsed as usual.
+   */
   private onRead (bytes: Buffer, inPlace: boolean): void {
-    const r = this.inPlace
     if (this.closed) return
-    if (!inPlace || r == null) {
-      this.onData(bytes)
-      // What stays buffered must outlive the reused buffer.
-      for (let i = 0; i < this.chunks.length; i++) if (this.chunks[i].buffer === bytes.buffer) this.chunks[i] = Buffer.from(this.chunks[i])
-      return
+    const r = this.inPlace
+    if (r != null) {
+      const n = Math.min(bytes.byteLength, r.length - r.got)
+      if (!inPlace) r.dest.set(bytes.subarray(0, n), r.got)
+      r.got += n
+      r.at = performance.now()
+      if (r.got < r.length) { this.reads!.into = r.dest.subarray(r.got); return }
+      this.inPlace = undefined
+      this.reads!.into = undefined
+      try {
+        this.handler?.onPiece(r.index, r.begin, [r.dest as Buffer], r.length, true)
+      } catch (err) {
+        this.close(`bad message ${MSG.piece}: ${String((err as Error).message ?? err)}`)
+        return
+      }
+      if (inPlace || n === bytes.byteLength) return
+      bytes = bytes.subarray(n)
     }
-    r.got += bytes.byteLength
-    r.at = performance.now()
-    if (r.got < r.length) { this.reads!.into = r.dest.subarray(r.got); return }
-    this.inPlace = undefined
-    this.reads!.into = undefined
-    try {
-      this.handler?.onPiece(r.index, r.begin, [r.dest as Buffer], r.length, true)
-    } catch (err) {
-      this.close(`bad message ${MSG.piece}: ${String((err as Error).message ?? err)}`)
-    }
+    this.onData(bytes)
+    // What stays buffered must outlive the reused buffer.
+    for (let i = 0; i < this.chunks.length; i++) if (this.chunks[i].buffer === bytes.buffer) this.chunks[i] = Buffer.from(this.chunks[i])
   }
 
   /** Stops reading from the socket (TCP pushes back on the sender) until resume(). */

@@ -97,6 +97,40 @@ test('a piece message split anywhere across reads reaches the handler whole, as 
   }
 })
 
+test('a block that begins in the bytes read before the wire attached is read in place from there on', async () => {
+  let accepted: (s: Socket) => void = () => {}
+  const got = new Promise<Socket>(resolve => { accepted = resolve })
+  const server = createServer(s => { accepted(s) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const reads = new SocketReads()
+  const socket = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', onread: reads.options })
+  const sender = await got
+  try {
+    const block = randomBytes(65536)
+    const message = pieceMessage(3, 0, block)
+    // The head and 100 bytes of the block come before the wire attaches (as with a handshake), the rest after.
+    sender.write(message.subarray(0, 113))
+    await pause()
+    const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: true, maxMessage: 1 << 18, reads })
+    const store = new Uint8Array(new SharedArrayBuffer(4 * 65536))
+    const pieces: Array<[number, boolean]> = []
+    let closed = ''
+    wire.attach({
+      onMessage: () => {},
+      pieceTarget: (index, begin, length) => store.subarray(index * 65536 + begin, index * 65536 + begin + length),
+      onPiece: (index, _begin, _parts, _length, inPlace) => { pieces.push([index, inPlace === true]) },
+      onClose: (reason) => { closed = reason }
+    }, Buffer.alloc(0))
+    sender.write(Buffer.concat([message.subarray(113), Buffer.from([0, 0, 0, 5, MSG.have, 0, 0, 0, 1])]))
+    await pause()
+    assert.is(closed, '', 'the stream stays framed')
+    assert.equal(pieces, [[3, true]])
+    assert.ok(Buffer.from(store.buffer, 3 * 65536, 65536).equals(block), 'the whole block is in the store')
+  } finally {
+    sender.destroy(); socket.destroy(); server.close()
+  }
+})
+
 test('a message longer than the wire allows closes it with a reason', async () => {
   const { wire, sender, close } = await wirePair()
   try {
