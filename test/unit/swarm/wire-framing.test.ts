@@ -5,17 +5,25 @@ import { createServer, connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { MSG, PeerWire, SocketReads } from '../../../src/swarm/wire.js'
 
+/** A connected pair on loopback: `dialled` opened by connect (reading with `onread` when given), `accepted` the listener's side. */
+async function socketPair (onread?: SocketReads['options']): Promise<{ dialled: Socket, accepted: Socket, close: () => void }> {
+  let accept: (s: Socket) => void = () => {}
+  const got = new Promise<Socket>(resolve => { accept = resolve })
+  const server = createServer(s => { accept(s) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const dialled = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', onread })
+  const accepted = await got
+  dialled.setNoDelay(true)
+  accepted.setNoDelay(true)
+  return { dialled, accepted, close: () => { dialled.destroy(); accepted.destroy(); server.close() } }
+}
+
+const REMOTE = { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }
+
 /** A PeerWire reading what `write` sends through a real loopback connection, in the pieces `write` chooses. */
 async function wirePair (): Promise<{ wire: PeerWire, sender: Socket, close: () => void }> {
-  let accepted: (s: Socket) => void = () => {}
-  const got = new Promise<Socket>(resolve => { accepted = resolve })
-  const server = createServer(s => { accepted(s) })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const sender = connect((server.address() as { port: number }).port, '127.0.0.1')
-  sender.setNoDelay(true)
-  const socket = await got
-  const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: false, maxMessage: 1 << 18 })
-  return { wire, sender, close: () => { sender.destroy(); socket.destroy(); server.close() } }
+  const { dialled, accepted, close } = await socketPair()
+  return { wire: new PeerWire(accepted, REMOTE, { outgoing: false, maxMessage: 1 << 18 }), sender: dialled, close }
 }
 
 const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 20)) }
@@ -27,16 +35,10 @@ function pieceMessage (index: number, begin: number, block: Buffer): Buffer {
 }
 
 test('a connection opened with SocketReads reads blocks straight to where they go, and keeps what it hands up', async () => {
-  let accepted: (s: Socket) => void = () => {}
-  const got = new Promise<Socket>(resolve => { accepted = resolve })
-  const server = createServer(s => { accepted(s) })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const reads = new SocketReads()
-  const socket = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', onread: reads.options })
-  const sender = await got
-  sender.setNoDelay(true)
+  const { dialled: socket, accepted: sender, close } = await socketPair(reads.options)
   try {
-    const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: true, maxMessage: 1 << 18, reads })
+    const wire = new PeerWire(socket, REMOTE, { outgoing: true, maxMessage: 1 << 18, reads })
     const store = new Uint8Array(new SharedArrayBuffer(8 * 65536))
     const blocks = [randomBytes(65536), randomBytes(65536), randomBytes(32768)]
     const kept: Buffer[] = []
@@ -61,7 +63,7 @@ test('a connection opened with SocketReads reads blocks straight to where they g
     assert.ok(pieces[2].bytes.equals(blocks[2]), 'the declined block, handed up whole')
     assert.equal(kept.map(k => [...k]), [[0xa5], [0, 0, 0, 3], [0, 0, 0, 3]], 'messages kept after later reads are intact')
   } finally {
-    sender.destroy(); socket.destroy(); server.close()
+    close()
   }
 })
 
@@ -98,20 +100,15 @@ test('a piece message split anywhere across reads reaches the handler whole, as 
 })
 
 test('a block that begins in the bytes read before the wire attached is read in place from there on', async () => {
-  let accepted: (s: Socket) => void = () => {}
-  const got = new Promise<Socket>(resolve => { accepted = resolve })
-  const server = createServer(s => { accepted(s) })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const reads = new SocketReads()
-  const socket = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', onread: reads.options })
-  const sender = await got
+  const { dialled: socket, accepted: sender, close } = await socketPair(reads.options)
   try {
     const block = randomBytes(65536)
     const message = pieceMessage(3, 0, block)
     // The head and 100 bytes of the block come before the wire attaches (as with a handshake), the rest after.
     sender.write(message.subarray(0, 113))
     await pause()
-    const wire = new PeerWire(socket, { infoHash: '00'.repeat(20), peerId: '11'.repeat(20), extensions: true }, { outgoing: true, maxMessage: 1 << 18, reads })
+    const wire = new PeerWire(socket, REMOTE, { outgoing: true, maxMessage: 1 << 18, reads })
     const store = new Uint8Array(new SharedArrayBuffer(4 * 65536))
     const pieces: Array<[number, boolean]> = []
     let closed = ''
@@ -127,7 +124,7 @@ test('a block that begins in the bytes read before the wire attached is read in 
     assert.equal(pieces, [[3, true]])
     assert.ok(Buffer.from(store.buffer, 3 * 65536, 65536).equals(block), 'the whole block is in the store')
   } finally {
-    sender.destroy(); socket.destroy(); server.close()
+    close()
   }
 })
 
