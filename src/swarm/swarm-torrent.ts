@@ -448,13 +448,17 @@ export class SwarmTorrent {
     return this.store!.subarray(at, at + length)
   }
 
-  /** Blocks of `ps` that are being read in place: they arrive whole or not at all (the connection closes). */
-  private inPlaceKeys (ps: PeerState): number[] {
+  /** Whether `ps` is sending block `key` in place: it arrives whole or not at all (the connection closes). */
+  private readingInPlace (ps: PeerState, key: number): boolean {
     const r = ps.wire.inPlace
-    if (r == null || ps.wire.closed) return []
-    const keys: number[] = []
-    for (let off = 0; off < r.length; off += BLOCK_BYTES) keys.push(blockKey(r.index, (r.begin + off) / BLOCK_BYTES))
-    return keys
+    if (r == null || ps.wire.closed) return false
+    const { index, block } = splitKey(key)
+    return index === r.index && block * BLOCK_BYTES >= r.begin && block * BLOCK_BYTES < r.begin + r.length
+  }
+
+  /** What `ps` was asked for and may be given up: all but a block it is sending in place. */
+  private givable (ps: PeerState): number[] {
+    return [...ps.inflight].filter(key => !this.readingInPlace(ps, key))
   }
 
   /**
@@ -586,7 +590,7 @@ export class SwarmTorrent {
 
   /** Withdraws one open request (the caller settles the picker's count). */
   private cancel (ps: PeerState, key: number): void {
-    if (this.inPlaceKeys(ps).includes(key)) return
+    if (this.readingInPlace(ps, key)) return
     const { index, block } = splitKey(key)
     ps.inflight.delete(key)
     ps.wire.sendInts(MSG.cancel, index, block * BLOCK_BYTES, Math.min(BLOCK_BYTES, pieceSize(this.meta!, index) - block * BLOCK_BYTES))
@@ -594,11 +598,9 @@ export class SwarmTorrent {
 
   /** Gives up what `ps` was asked for (except a block being read in place, which comes whole or with the close). */
   private releaseAll (ps: PeerState): void {
-    const keep = this.inPlaceKeys(ps)
-    for (const key of keep) ps.inflight.delete(key)
-    this.picker?.release(ps, ps.inflight)
-    ps.inflight.clear()
-    for (const key of keep) ps.inflight.add(key)
+    const given = this.givable(ps)
+    this.picker?.release(ps, given)
+    for (const key of given) ps.inflight.delete(key)
     const r = ps.wire.inPlace
     if (ps.wire.closed && r != null) this.picker?.unpin(r.index, r.begin, r.length)
   }
@@ -698,8 +700,7 @@ export class SwarmTorrent {
       if (r != null && now - r.at > SNUB_MS) { ps.wire.close('stalled in the middle of a block'); continue }
       if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS) {
         // Requests this peer sits on go to others (except a block it is sending in place); it gets asked again later.
-        const keep = this.inPlaceKeys(ps)
-        const keys = [...ps.inflight].filter(k => !keep.includes(k))
+        const keys = this.givable(ps)
         for (const key of keys) this.cancel(ps, key)
         this.picker?.release(ps, keys)
         ps.snubbedUntil = now + SNUB_MS
