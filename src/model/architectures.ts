@@ -77,6 +77,11 @@ export async function readWeights (model: TF.LayersModel): Promise<NamedTensor[]
   }))
 }
 
+/** How many of the model's tensors (in file order) belong to its first `frozenLayers` layers with weights. */
+export function frozenTensorCount (model: TF.LayersModel, frozenLayers: number): number {
+  return model.layers.filter(l => l.weights.length > 0).slice(0, frozenLayers).reduce((n, l) => n + l.weights.length, 0)
+}
+
 /** The tensor layout of a model, without reading its values. */
 export function modelLayout (model: TF.LayersModel): TensorEntry[] {
   return layerWeights(model).map(w => ({ name: w.originalName, shape: [...w.shape] as number[], dtype: 'float32' as const, offset: 0, byteLength: tensorSize(w.shape as number[]) * 4 }))

@@ -33,24 +33,53 @@ export function tensorSize (shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1)
 }
 
-/**
- * `into`, when it has the file's exact size, is written over instead of a new buffer: a model-sized buffer costs a
- * page fault per 4 KiB the first time it is written (about 1 s for 256 MiB on the 2-core test machine).
- */
-export function serializeModel (meta: { jobId: string, round: number }, tensors: readonly NamedTensor[], into?: Uint8Array): Uint8Array {
+/** Tensors to start on a piece boundary of a file seeded in pieces of `pieceLength` bytes (see serializeModel). */
+export interface PieceAlignment { pieceLength: number, tensors: readonly number[] }
+
+/** Where each tensor's data goes: offsets from the data's start, which is at `dataStart` in the file. */
+function placeTensors (tensors: readonly NamedTensor[], dataStart: number, align?: PieceAlignment): { entries: TensorEntry[], end: number } {
   let offset = 0
-  const entries: TensorEntry[] = tensors.map(t => {
+  const entries = tensors.map((t, i) => {
     const byteLength = tensorSize(t.shape) * DTYPES[t.dtype]
     if (t.data.byteLength !== byteLength) throw bad(t.name, `data has ${t.data.byteLength} bytes, shape ${JSON.stringify(t.shape)} needs ${byteLength}`)
+    if (align != null && align.tensors.includes(i)) offset += (align.pieceLength - (dataStart + offset) % align.pieceLength) % align.pieceLength
     const entry = { name: t.name, shape: [...t.shape], dtype: t.dtype, offset, byteLength }
     offset += align8(byteLength)
     return entry
   })
+  return { entries, end: offset }
+}
+
+/**
+ * `into`, when it has the file's exact size, is written over instead of a new buffer: a model-sized buffer costs a
+ * page fault per 4 KiB the first time it is written (about 1 s for 256 MiB on the 2-core test machine).
+ *
+ * `align`: these tensors start a piece (zeros fill the gap, less than a piece each). Where a tensor that changes
+ * between rounds follows one that does not (a trained layer after frozen ones), the frozen one's last piece is then
+ * its own, keeps its hash, and is not downloaded again by a client that holds it.
+ */
+export function serializeModel (meta: { jobId: string, round: number }, tensors: readonly NamedTensor[], into?: Uint8Array, align?: PieceAlignment): Uint8Array {
   // Spaces pad the round number to its widest, so the data keeps its offsets from round to round and the pieces of
   // tensors that did not change keep their hashes (a peer reuses the pieces it holds).
   const pad = ' '.repeat(Math.max(0, String(Number.MAX_SAFE_INTEGER).length - String(meta.round).length))
-  const header = new TextEncoder().encode(JSON.stringify({ jobId: meta.jobId, round: meta.round, tensors: entries }) + pad)
-  const dataStart = align8(PREFIX + header.byteLength)
+  // Aligned offsets depend on where the data starts, which depends on the header that lists them: the start only
+  // moves forward until the header fits before it (spaces fill the rest), so this ends.
+  let dataStart = 0
+  let placed: ReturnType<typeof placeTensors>
+  let header: Uint8Array
+  for (;;) {
+    placed = placeTensors(tensors, dataStart, align)
+    const text = JSON.stringify({ jobId: meta.jobId, round: meta.round, tensors: placed.entries }) + pad
+    header = new TextEncoder().encode(text)
+    const needed = align8(PREFIX + header.byteLength)
+    if (needed === dataStart) break
+    if (needed < dataStart) {
+      header = new TextEncoder().encode(text + ' '.repeat(dataStart - PREFIX - header.byteLength))
+      break
+    }
+    dataStart = needed
+  }
+  const { entries, end: offset } = placed
   const reuse = into != null && into.byteLength === dataStart + offset
   const out = reuse ? into : new Uint8Array(dataStart + offset)
   out.set(new TextEncoder().encode(MAGIC), 0)
@@ -63,7 +92,8 @@ export function serializeModel (meta: { jobId: string, round: number }, tensors:
   tensors.forEach((t, i) => {
     const at = dataStart + entries[i].offset
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at)
-    if (reuse) out.fill(0, at + t.data.byteLength, at + align8(t.data.byteLength))
+    // The bytes after a tensor, up to the next one's start (alignment), are zero in a reused buffer too.
+    if (reuse) out.fill(0, at + t.data.byteLength, i + 1 < entries.length ? dataStart + entries[i + 1].offset : out.byteLength)
   })
   return out
 }
@@ -102,9 +132,11 @@ function parseHeaderFields (raw: unknown): ModelHeader {
     const dtype = e.dtype as DType
     const byteLength = tensorSize(e.shape as number[]) * DTYPES[dtype]
     if (e.byteLength !== byteLength) throw bad(`${f}.byteLength`, `${JSON.stringify(e.byteLength)} does not match shape (${byteLength})`)
-    if (e.offset !== expectedOffset) throw bad(`${f}.offset`, `${JSON.stringify(e.offset)}, expected ${expectedOffset}`)
-    expectedOffset += align8(byteLength)
-    return { name: e.name, shape: e.shape as number[], dtype, offset: expectedOffset - align8(byteLength), byteLength }
+    // In order and apart: at or after the end of the tensor before, on an 8-byte boundary (a gap is alignment).
+    if (!Number.isSafeInteger(e.offset) || (e.offset as number) < expectedOffset || (e.offset as number) % 8 !== 0) throw bad(`${f}.offset`, `${JSON.stringify(e.offset)}, expected a multiple of 8 from ${expectedOffset}`)
+    const offset = e.offset as number
+    expectedOffset = offset + align8(byteLength)
+    return { name: e.name, shape: e.shape as number[], dtype, offset, byteLength }
   })
   return { jobId: h.jobId, round: h.round as number, tensors }
 }

@@ -5,7 +5,7 @@ import { selectionSize } from '../config/parse.js'
 import { BtpsError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { sleep, withTimeout } from '../abort.js'
-import { writeWeights } from '../model/architectures.js'
+import { frozenTensorCount, writeWeights } from '../model/architectures.js'
 import { serializeModel } from '../model/serialize.js'
 import { advanceSynthetic } from '../model/synthetic.js'
 import type { NamedTensor, TensorEntry } from '../model/serialize.js'
@@ -14,6 +14,7 @@ import { framed } from '../net/frames.js'
 import { ROUND_PROTOCOL, encodeRoundMessage, roundsTopic, sendRoundNotice } from '../control/round.js'
 import type { RoundAnnouncement, RoundEnd } from '../control/round.js'
 import type { SwarmPeer } from '../swarm/swarm-peer.js'
+import { choosePieceLength } from '../swarm/piece-length.js'
 import type { Backend } from '../training/backend.js'
 import type { Dataset } from '../training/mnist.js'
 import { evaluate } from '../training/trainer.js'
@@ -162,12 +163,16 @@ export class RoundRunner {
     const selected = this.select(round, eligible.map(c => c.clientId), need)
     const startedAt = Date.now()
     if (!this.aggregates() && global.tf == null) advanceSynthetic(global.weights, job.changedFraction, round)
-    const blob = serializeModel({ jobId: job.id, round }, global.weights, this.spareBlob)
+    const pieceLength = job.pieceKib > 0 ? job.pieceKib * 1024 : choosePieceLength(global.weights.reduce((n, t) => n + t.data.byteLength, 0))
+    // Fine-tuning: the first trained tensor starts a piece, so the frozen tensors' pieces never change (see serializeModel).
+    const firstTrained = job.frozenLayers > 0 && global.model != null ? frozenTensorCount(global.model, job.frozenLayers) : 0
+    const align = job.transfer === 'bt' && firstTrained > 0 && firstTrained < global.weights.length ? { pieceLength, tensors: [firstTrained] } : undefined
+    const blob = serializeModel({ jobId: job.id, round }, global.weights, this.spareBlob, align)
     this.spareBlob = undefined
     const sha256 = createHash('sha256').update(blob).digest('hex')
     const registrar = this.p.registrar
     const register = registrar != null ? registrar.register.bind(registrar) : undefined
-    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 ? job.pieceKib * 1024 : undefined, register) : undefined
+    const seed = job.transfer === 'bt' ? await swarm.seed(blob, `${job.id}-round-${round}.btps`, job.pieceKib > 0 || align != null ? pieceLength : undefined, register) : undefined
     this.modelBlob = blob
     this.psEgressBytes = 0
     // A distribution-only round waits for every selected client to hold the model (or send its synthetic update).

@@ -68,6 +68,48 @@ test('raw data is little-endian float32 at the offsets the header gives', () => 
   assert.is(view.getFloat32(4, true), -0.5)
 })
 
+test('aligned for fine-tuning: the first trained tensor starts a piece, so no piece of the frozen ones changes', () => {
+  const PIECE = 64 * 1024
+  const filled = (name: string, floats: number, v: number): NamedTensor => ({ name, shape: [floats], dtype: 'float32', data: new Float32Array(floats).fill(v) })
+  // fc1 frozen (20.3 pieces and a bias), fc2 trained: only its values move from round to round
+  const model = (v: number): NamedTensor[] => [filled('fc1/kernel', 333000, 1), filled('fc1/bias', 64, 2), filled('fc2/kernel', 640, v), filled('fc2/bias', 10, v)]
+  const align = { pieceLength: PIECE, tensors: [2] }
+  const file = (round: number, v: number, a?: typeof align): Uint8Array => serializeModel({ jobId: 'j', round }, model(v), undefined, a)
+  const changedPieces = (x: Uint8Array, y: Uint8Array): number[] => Array.from({ length: Math.ceil(x.byteLength / PIECE) }, (_v, k) => k)
+    .filter(k => !Buffer.from(x.subarray(k * PIECE, (k + 1) * PIECE)).equals(Buffer.from(y.subarray(k * PIECE, (k + 1) * PIECE))))
+  const changedBytes = (x: Uint8Array, y: Uint8Array): number => changedPieces(x, y).reduce((n, k) => n + Math.min(PIECE, x.byteLength - k * PIECE), 0)
+
+  const first = file(1, 5, align)
+  const { header, dataStart } = parseModelHeader(first)
+  assert.is((dataStart + header.tensors[2].offset) % PIECE, 0, 'fc2/kernel starts a piece')
+  assert.is(header.tensors[1].offset, header.tensors[0].offset + 333000 * 4, 'the frozen tensors stay packed')
+  parseModel(first).tensors.forEach((t, i) => { assert.equal(Array.from(t.data), Array.from(model(5)[i].data), t.name) })
+  const padding = first.byteLength - file(1, 5).byteLength
+  assert.ok(padding > 0 && padding < PIECE, `padding ${padding} B: less than a piece`)
+
+  const later = file(2, 6, align)
+  const pieces = Math.ceil(first.byteLength / PIECE)
+  assert.equal(changedPieces(first, later), [0, pieces - 1], 'round 2 changes the header\'s piece and fc2\'s alone')
+  const aligned = changedBytes(first, later)
+  const unaligned = changedBytes(file(1, 5), file(2, 6))
+  assert.is(aligned, PIECE + (640 + 10) * 4, 'what changed: the header\'s piece and fc2\'s bytes')
+  assert.ok(unaligned > aligned, `without alignment the last piece also carries fc1's tail: ${unaligned} B changed against ${aligned} B`)
+})
+
+test('a header may leave gaps between tensors but not let them overlap or sit off 8-byte boundaries', () => {
+  const file = (offsets: number[]): Uint8Array => {
+    const body = new TextEncoder().encode(JSON.stringify({ jobId: 'j', round: 1, tensors: offsets.map((offset, i) => ({ name: `t${i}`, shape: [2], dtype: 'float32', offset, byteLength: 8 })) }))
+    const dataStart = Math.ceil((12 + body.length) / 8) * 8
+    const out = new Uint8Array(dataStart + offsets[offsets.length - 1] + 8)
+    out.set(new TextEncoder().encode('BTPS')); new DataView(out.buffer).setUint16(4, 1, true); new DataView(out.buffer).setUint32(8, body.length, true); out.set(body, 12)
+    return out
+  }
+  assert.is(parseModel(file([0, 64])).tensors.length, 2, 'a gap is alignment')
+  assert.is(code(() => parseModel(file([0, 4]))), 'MODEL_INVALID model.tensors[1].offset')
+  assert.is(code(() => parseModel(file([8, 12]))), 'MODEL_INVALID model.tensors[1].offset')
+  assert.is(code(() => parseModel(file([16, 8]))), 'MODEL_INVALID model.tensors[1].offset')
+})
+
 test('damaged files are refused with a typed error naming what is wrong', () => {
   const good = serializeModel({ jobId: 'j', round: 1 }, tensors())
   assert.is(code(() => parseModel(good.subarray(0, 5))), 'MODEL_INVALID model.length')
