@@ -1,5 +1,12 @@
 import { BLOCK_BYTES } from './wire.js'
 
+/**
+ * Endgame: second requests open at a time per peer. Asking every peer for every block still on its way (as BEP 3's
+ * endgame does) makes the slow peer's blocks come twice from many; a couple per peer still lets the idle peers
+ * cover a stalled one's blocks, a few at a time.
+ */
+const SECOND_REQUESTS_PER_PEER = 2
+
 export interface BlockRequest { index: number, begin: number, length: number }
 
 interface Progress<P> {
@@ -24,6 +31,8 @@ export class PiecePicker<P> {
   private readonly progress = new Map<number, Progress<P>>()
   /** blocks being read in place (see SwarmTorrent.pieceTarget): never asked of a second peer */
   private readonly pinned = new Set<number>()
+  /** endgame's second requests: block key → the peer asked second (at most SECOND_REQUESTS_PER_PEER each) */
+  private readonly seconds = new Map<number, P>()
   private readonly pieceLength: number
   private readonly length: number
   private readonly random: () => number
@@ -54,6 +63,7 @@ export class PiecePicker<P> {
     this.have[index] = 1
     this.haveCount++
     this.progress.delete(index)
+    this.forgetSeconds(index)
   }
 
   /**
@@ -65,10 +75,16 @@ export class PiecePicker<P> {
     if (slots <= 0 || this.complete) return out
     // `limit`: a block is asked for while fewer than `limit` requests for it are open (2 only in endgame).
     const picked = new Set<number>()
+    let secondsLeft = 0
     const fill = (index: number, p: Progress<P>, limit: number): void => {
       for (let b = 0; b < p.received.length && out.length < slots; b++) {
         const key = blockKey(index, b)
         if (p.received[b] === 1 || p.requested[b] >= limit || inflight.has(key) || picked.has(key) || this.pinned.has(key)) continue
+        if (p.requested[b] > 0) {
+          if (secondsLeft === 0) return
+          secondsLeft--
+          this.seconds.set(key, peer)
+        }
         picked.add(key)
         p.requested[b]++
         out.push(this.request(index, b))
@@ -92,11 +108,15 @@ export class PiecePicker<P> {
       this.progress.set(index, p)
       fill(index, p, 1)
     }
-    // 3. endgame: blocks nobody asked for yet, then a second request for blocks someone else is slow to send
+    // 3. endgame: blocks nobody asked for yet, then a few second requests for blocks someone else has yet to send
     if (out.length < slots && this.endgame) {
       for (const limit of [1, 2]) {
+        if (limit === 2) {
+          secondsLeft = SECOND_REQUESTS_PER_PEER
+          for (const p of this.seconds.values()) if (p === peer) secondsLeft--
+        }
         for (const [index, p] of this.progress) {
-          if (out.length >= slots) break
+          if (out.length >= slots || (limit === 2 && secondsLeft <= 0)) break
           if (peerHas[index] === 1 && p.owner !== peer) fill(index, p, limit)
         }
       }
@@ -127,6 +147,7 @@ export class PiecePicker<P> {
     if (b >= p.received.length || p.received[b] === 1 || Math.min(BLOCK_BYTES, this.pieceBytes(index) - begin) !== length) return 'unwanted'
     p.received[b] = 1
     if (p.requested[b] > 0) p.requested[b]--
+    this.seconds.delete(blockKey(index, b))
     p.missing--
     p.contributors.add(peer)
     return p.missing === 0 ? 'piece' : 'block'
@@ -151,6 +172,8 @@ export class PiecePicker<P> {
       const { index, block } = splitKey(key)
       const p = this.progress.get(index)
       if (p != null && p.requested[block] > 0) p.requested[block]--
+      // One request left for it, or none: it is nobody's second request any more.
+      if (p == null || p.requested[block] < 2) this.seconds.delete(key)
     }
     for (const p of this.progress.values()) if (p.owner === peer) p.owner = null
   }
@@ -159,7 +182,12 @@ export class PiecePicker<P> {
   settle (index: number): Set<P> {
     const p = this.progress.get(index)
     this.progress.delete(index)
+    this.forgetSeconds(index)
     return p?.contributors ?? new Set()
+  }
+
+  private forgetSeconds (index: number): void {
+    for (const key of this.seconds.keys()) if (splitKey(key).index === index) this.seconds.delete(key)
   }
 }
 

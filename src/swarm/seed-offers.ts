@@ -13,6 +13,8 @@ interface PeerOffers {
   wide: boolean
   /** the window's depth: one piece deeper for every piece whose last byte went out to the peer */
   depth: number
+  /** pieces whose every byte went out to this peer and that no other peer is known to hold yet */
+  unshared: Set<number>
 }
 
 export interface SeedWindows {
@@ -54,7 +56,7 @@ export class SeedOffers<P> {
 
   /** `wide`: a standard client, shown `widePieces` at a time. */
   addPeer (peer: P, wide = false): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces })
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set() })
   }
 
   removePeer (peer: P): void {
@@ -91,6 +93,7 @@ export class SeedOffers<P> {
     s.sending.delete(index)
     s.offered.delete(index)
     s.given.add(index)
+    s.unshared.add(index)
     s.depth++
     return this.next(peer)
   }
@@ -117,12 +120,29 @@ export class SeedOffers<P> {
         if (best < 0 || this.holders[i] < this.holders[best]) { best = i; if (this.holders[i] === 0) break }
       }
       if (best < 0) break
+      // Every piece went out once: a second copy only to a peer that passed on what it was given (BEP 16's rule).
+      // Otherwise the server's uplink, idle once the first copies are out, sends the copies the peers would have
+      // passed on to each other (1.04-1.06 F at N = 8).
+      if (this.holders[best] > 0 && !s.wide && !this.passedOn(s)) break
       this.cursor = (best + 1) % n
       s.offered.add(best)
       this.holders[best]++
       out.push(best)
     }
     return out
+  }
+
+  /**
+   * Whether every piece that went out to this peer is held by another peer too, or wanted by none (no other peer is
+   * here, or each was shown it already).
+   */
+  private passedOn (s: PeerOffers): boolean {
+    const others = this.peers.size - 1
+    for (const i of s.unshared) {
+      if (this.holders[i] >= Math.min(2, others + 1)) s.unshared.delete(i)
+      else return false
+    }
+    return true
   }
 
   /**

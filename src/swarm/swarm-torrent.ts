@@ -276,7 +276,7 @@ export class SwarmTorrent {
     this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, agent: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
     this.greet(ps, false)
-    if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS))
+    if (remote.extensions) wire.sendExtended(0, encodeExtHandshake(this.meta?.info.byteLength, MAX_QUEUED_REQUESTS, this.init.port))
     wire.attach({
       onMessage: (id, payload) => { this.onMessage(ps, id, payload) },
       onPiece: (index, begin, parts, length, inPlace) => { this.onPiece(ps, index, begin, parts, length, inPlace === true) },
@@ -623,6 +623,10 @@ export class SwarmTorrent {
       const hs = parseExtHandshake(p.subarray(1))
       ps.utMetadata = hs.utMetadata
       ps.metadataSize = hs.metadataSize
+      // A peer that dialled us says where it listens: the tracker's answers list that address, and dialling it too
+      // would open a second connection, which the duplicate rule closes (one of the two, with its requests, a second
+      // into a round). Only the same IP's address is taken, as for dialled peers.
+      if (!ps.wire.outgoing && hs.listenPort != null) this.addrPeer.set(ps.ip.includes(':') ? `[${ps.ip}]:${hs.listenPort}` : `${ps.ip}:${hs.listenPort}`, ps.peerId)
       this.fetchMetadata()
       return
     }
@@ -708,6 +712,8 @@ export class SwarmTorrent {
         for (const p of this.peers.values()) this.fill(p)
       }
       if (this.ticks % 30 === 0) ps.wire.keepAlive()
+      // Super-seeding: a peer held back from second copies until it passed its pieces on may have done so since.
+      this.showOffers(ps)
       if (now >= ps.snubbedUntil) this.fill(ps)
       if (!ps.interested && now - ps.lastUseful > IDLE_MS && !this.wants(ps)) {
         if (this.complete && ps.dialedAs != null) this.quiet.add(ps.dialedAs)

@@ -10,14 +10,15 @@ export const METADATA_PIECE_BYTES = 16 * 1024
 /** The id under which this peer accepts ut_metadata messages. */
 export const LOCAL_UT_METADATA = 1
 
-export interface ExtHandshake { utMetadata?: number, metadataSize?: number }
+/** `listenPort`: where the peer accepts connections (BEP 10's `p`). */
+export interface ExtHandshake { utMetadata?: number, metadataSize?: number, listenPort?: number }
 export type MetadataMessage = { type: 'request' | 'reject', piece: number } | { type: 'data', piece: number, totalSize: number, data: Uint8Array }
 
 const bad = (field: string, message: string): never => { throw new InvalidInputError('WIRE_PROTOCOL', field, message) }
 
-/** `reqq`: requests we queue from one peer before dropping more. */
-export function encodeExtHandshake (metadataSize?: number, reqq?: number): Uint8Array {
-  return bencode({ m: { ut_metadata: LOCAL_UT_METADATA }, ...(metadataSize != null ? { metadata_size: metadataSize } : {}), ...(reqq != null ? { reqq } : {}), v: new TextEncoder().encode('bt-ps') })
+/** `reqq`: requests we queue from one peer before dropping more. `listenPort`: the port we accept connections on. */
+export function encodeExtHandshake (metadataSize?: number, reqq?: number, listenPort?: number): Uint8Array {
+  return bencode({ m: { ut_metadata: LOCAL_UT_METADATA }, ...(metadataSize != null ? { metadata_size: metadataSize } : {}), ...(reqq != null ? { reqq } : {}), ...(listenPort != null ? { p: listenPort } : {}), v: new TextEncoder().encode('bt-ps') })
 }
 
 export function parseExtHandshake (payload: Uint8Array): ExtHandshake {
@@ -26,9 +27,11 @@ export function parseExtHandshake (payload: Uint8Array): ExtHandshake {
   const m = d.m
   const id = isDict(m) ? m.ut_metadata : undefined
   const size = d.metadata_size
+  const port = d.p
   return {
     utMetadata: typeof id === 'number' && id > 0 && id < 256 ? id : undefined,
-    metadataSize: typeof size === 'number' && size > 0 && size <= MAX_INFO_BYTES ? size : undefined
+    metadataSize: typeof size === 'number' && size > 0 && size <= MAX_INFO_BYTES ? size : undefined,
+    listenPort: typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined
   }
 }
 

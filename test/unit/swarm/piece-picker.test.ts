@@ -62,6 +62,22 @@ test('endgame: once every missing piece is under way, a second peer is asked for
   assert.equal(p.pick('d', all(2), 10, none), [])
 })
 
+test('endgame: a peer holds at most two second requests at a time, and takes another once one is answered', () => {
+  const p = new PiecePicker<string>({ pieceCount: 2, pieceLength: PIECE, length: 2 * PIECE, random: () => 0.99 })
+  p.pick('a', all(2), 8, none) // a is asked for every block: endgame, with nothing left unasked
+  assert.ok(p.endgame)
+  const inflightB = new Set<number>()
+  const take = (): number[] => p.pick('b', all(2), 10, inflightB).map(r => { inflightB.add(blockKey(r.index, r.begin / BLOCK_BYTES)); return r.index * 4 + r.begin / BLOCK_BYTES })
+  assert.equal(take(), [0, 1], 'two of a\'s eight blocks, not all eight')
+  assert.equal(take(), [], 'no third while both are open')
+  assert.is(p.received('a', 0, 0, BLOCK_BYTES), 'block', 'a answers the first block before b does')
+  assert.equal(take(), [2], 'one of its two second requests was answered (by a): b may ask for one more')
+  p.release('b', [blockKey(0, 1)])
+  inflightB.delete(blockKey(0, 1))
+  assert.equal(take(), [1], 'a given-up second request frees its place')
+  assert.equal(p.pick('c', all(2), 10, none).map(r => r.index * 4 + r.begin / BLOCK_BYTES), [3, 4], 'c has two of its own')
+})
+
 test('a failed piece starts over and names every peer that supplied it', () => {
   const p = new PiecePicker<string>({ pieceCount: 2, pieceLength: 2 * BLOCK_BYTES, length: 4 * BLOCK_BYTES })
   p.markHave(1)

@@ -6,7 +6,7 @@ import { connect } from 'node:net'
 import { choosePieceLength } from '../../../src/swarm/piece-length.js'
 import { SwarmPeer } from '../../../src/swarm/swarm-peer.js'
 import { TrackerService } from '../../../src/tracker/tracker-service.js'
-import { silentLogger } from '../../../src/logger.js'
+import { createLogger, silentLogger } from '../../../src/logger.js'
 import { encodeHandshake } from '../../../src/swarm/wire.js'
 import { CorruptSeeder } from '../../support/corrupt-seeder.js'
 import { RateLimiter } from '../../../src/net/rate-limiter.js'
@@ -66,6 +66,30 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
     let err: unknown
     try { await leecher.download(seed.magnet, { sha256: '0'.repeat(64), directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) }) } catch (e) { err = e }
     assert.match(String((err as Error).message), /sha256/)
+  } finally {
+    await leecher.stop(); await seeder.stop(); await tracker.stop()
+  }
+})
+
+test('a peer that dialled in is not dialled back when the tracker lists it: one connection, kept from the start', async () => {
+  const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
+  await tracker.start()
+  const lines: string[] = []
+  const log = createLogger({ level: 'debug', write: line => { lines.push(line) } })
+  const seeder = new SwarmPeer({ announce: [tracker.announceUrls.http], log: log.child({ side: 'seeder' }) })
+  const leecher = new SwarmPeer({ announce: [tracker.announceUrls.http], log: log.child({ side: 'leecher' }) })
+  await seeder.start(); await leecher.start()
+  // Served at 256 KiB/s, the download lasts 4 s: the seeder announces every second (the tracker's interval) and is
+  // told the leecher's address while it still downloads.
+  seeder.limitLinks(new RateLimiter(256 * 1024))
+  try {
+    const bytes = randomBytes(1 << 20)
+    const seed = await seeder.seed(bytes, 'm.btps')
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    await leecher.download(seed.magnet, { sha256, serverPeerId: seeder.peerId, signal: AbortSignal.timeout(30_000) })
+    const joined = lines.filter(l => l.includes('peer joined'))
+    assert.equal(lines.filter(l => l.includes('duplicate connection')), [], 'no second connection to close')
+    assert.is(joined.length, 2, `one connection, seen from each side: ${joined.join('\n')}`)
   } finally {
     await leecher.stop(); await seeder.stop(); await tracker.stop()
   }
