@@ -7,6 +7,8 @@
  *   npm run bench:distribution -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--server-mbit S]
  *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--piece-kib P] [--train]
  *                                 [--tcp-cc NAME]   (the hosts' TCP congestion control: cubic by default, 'system': this machine's)
+ *                                 [--mtu BYTES]     (the links' MTU: 1500 by default; 9000, jumbo frames, takes a sixth of the
+ *                                                    kernel's per-packet work, for swarms whose kernel work fills the cores)
  *
  * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
     prefix: { type: 'string', default: `btps${process.pid}` },
     'tcp-cc': { type: 'string', default: DEFAULT_CONGESTION_CONTROL },
+    mtu: { type: 'string', default: '1500' },
     train: { type: 'boolean', default: false },
     'piece-kib': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false }
@@ -62,6 +65,7 @@ const repeat = Math.round(num('repeat', values.repeat, 1, 100))
 const modes = values.modes.split(',').map(m => m.trim()) as Mode[]
 for (const m of modes) if (!['bt', 'ps', 'http'].includes(m)) args.fail(`--modes: unknown mode ${JSON.stringify(m)} (bt, ps, http)`)
 const congestionControl = values['tcp-cc']
+const mtu = Math.round(num('mtu', values.mtu, 576, 65000))
 const noCongestionControl = congestionControlUnavailable(congestionControl)
 if (noCongestionControl !== undefined) args.fail(`--tcp-cc: ${noCongestionControl}`)
 const unavailable = namespacesUnavailable()
@@ -77,7 +81,7 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: ClusterHosts, net: EmulatedNet
   const task = values.train
     ? ['--job.task', 'train', '--model', 'mlp', '--hidden-units', String(Math.max(1, Math.round(modelMiB * 1048576 / (4 * 795))))]
     : ['--job.task', 'distribute', '--job.model_mb', String(modelMiB)]
-  const common = [...task, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', 'info']
+  const common = [...task, '--job.piece_kib', values['piece-kib'], '--transfer', mode, '--clients', String(n), '--round-timeout', String(Math.ceil(starS * 3 + 120)), '--log-level', process.env.BENCH_LOG_LEVEL ?? 'info']
   const job = await session.startJob(hosts, net, logDir, common)
   log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
   const out: RoundMeasure[] = []
@@ -127,9 +131,9 @@ async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: Em
 
 async function main (): Promise<RunResult[]> {
   const results: RunResult[] = []
-  log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores, TCP ${congestionControl}`)
+  log(`bench:distribution: clients ${clientCounts.join(',')}, model ${modelMiB} MiB, links ${linkMbit} Mbit/s (server ${serverMbit}), modes ${modes.join(',')}, ${repeat} round(s) each, ${coreCount()} cores, TCP ${congestionControl}, MTU ${mtu}`)
   for (const n of clientCounts) {
-    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit, congestionControl)
+    const { network, hosts } = session.openCluster(values.prefix, n, linkMbit, serverMbit, congestionControl, mtu)
     const { clients } = hosts
     log(`N = ${n}: ${network.hosts.length} hosts in namespaces ${values.prefix}-*`)
     for (const mode of modes) {
@@ -181,7 +185,7 @@ function chart (results: RunResult[]): string {
 try {
   const results = await main()
   const text = table(results)
-  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('distribution'), jsonFile: values.json, json: { machine: { cores: coreCount(), tcpCongestionControl: congestionControl }, results }, svg: chart(results), table: text })
+  const files = writeResultFiles({ out: values.out, name: values.name ?? timestampedName('distribution'), jsonFile: values.json, json: { machine: { cores: coreCount(), tcpCongestionControl: congestionControl, mtu }, results }, svg: chart(results), table: text })
   console.log(text)
   console.log(`\nwrote ${files.jsonFile}, ${files.svgFile}`)
 } catch (err) {

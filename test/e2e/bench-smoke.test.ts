@@ -10,16 +10,17 @@ const unavailable = namespacesUnavailable()
 if (unavailable !== undefined) console.log(`SKIP distribution benchmark smoke run: ${unavailable}`)
 const maybe = unavailable === undefined ? test : test.skip
 
-maybe('bench:distribution (N = 2, 4 MiB): all three modes measured, results written, namespaces removed', () => {
+maybe('bench:distribution (N = 2, 4 MiB, jumbo frames): all three modes measured, results written, namespaces removed', () => {
   const out = mkdtempSync(join(tmpdir(), 'btps-bench-smoke-'))
   const prefix = `btpssmoke${process.pid}`
   try {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-distribution.ts', '--clients', '2', '--model-mb', '4', '--link-mbit', '40', '--modes', 'bt,ps,http', '--out', out, '--name', 'smoke', '--prefix', prefix], { encoding: 'utf8', timeout: 240_000 })
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-distribution.ts', '--clients', '2', '--model-mb', '4', '--link-mbit', '40', '--modes', 'bt,ps,http', '--mtu', '9000', '--out', out, '--name', 'smoke', '--prefix', prefix], { encoding: 'utf8', timeout: 240_000 })
     assert.is(r.status, 0, r.stderr.slice(-2000))
     assert.match(r.stdout, /mode\s+N\s+held\s+model MB\s+T_min s/)
     assert.is(r.stdout.split('\n').filter(l => /^(bt|ps|http)\s+2\s+all\s/.test(l)).length, 3, 'every mode: both clients held the model')
-    const { results } = JSON.parse(readFileSync(join(out, 'smoke.json'), 'utf8')) as { results: Array<{ mode: string, clients: number, tMinS: number, rounds: Array<{ completionS: number[], serverEgressBytes: number, modelBytes: number }> }> }
+    const { machine, results } = JSON.parse(readFileSync(join(out, 'smoke.json'), 'utf8')) as { machine: { mtu: number }, results: Array<{ mode: string, clients: number, tMinS: number, rounds: Array<{ completionS: number[], serverEgressBytes: number, modelBytes: number }> }> }
     assert.equal(results.map(x => x.mode), ['bt', 'ps', 'http'])
+    assert.is(machine.mtu, 9000, 'the links\' MTU is recorded with the results')
     for (const res of results) {
       const round = res.rounds[0]
       assert.is(round.completionS.length, 2, `${res.mode}: both clients reported`)
