@@ -15,6 +15,8 @@ interface PeerOffers {
   depth: number
   /** pieces whose every byte went out to this peer and that no other peer is known to hold yet */
   unshared: Set<number>
+  /** it announced a piece the server gave another peer: it trades with other peers (see passedOn) */
+  trades: boolean
 }
 
 export interface SeedWindows {
@@ -45,18 +47,21 @@ export interface SeedWindows {
 export class SeedOffers<P> {
   /** peers that hold or were shown each piece */
   private readonly holders: Uint16Array
+  /** pieces whose every byte went out to some peer */
+  private readonly served: Uint8Array
   private readonly peers = new Map<P, PeerOffers>()
   private readonly windows: SeedWindows
   private cursor = 0
 
   constructor (pieceCount: number, windows: SeedWindows) {
     this.holders = new Uint16Array(pieceCount)
+    this.served = new Uint8Array(pieceCount)
     this.windows = { pieces: Math.max(1, windows.pieces), deepPieces: Math.max(1, windows.pieces, windows.deepPieces ?? 0), widePieces: Math.max(1, windows.pieces, windows.widePieces) }
   }
 
   /** `wide`: a standard client, shown `widePieces` at a time. */
   addPeer (peer: P, wide = false): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set() })
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set(), trades: false })
   }
 
   removePeer (peer: P): void {
@@ -74,6 +79,7 @@ export class SeedOffers<P> {
     s.sending.delete(index)
     const shown = s.offered.delete(index) || s.given.delete(index)
     if (!shown) this.holders[index]++
+    if (!shown && this.served[index] === 1) s.trades = true
   }
 
   /**
@@ -94,6 +100,7 @@ export class SeedOffers<P> {
     s.offered.delete(index)
     s.given.add(index)
     s.unshared.add(index)
+    this.served[index] = 1
     s.depth++
     return this.next(peer)
   }
@@ -134,9 +141,11 @@ export class SeedOffers<P> {
 
   /**
    * Whether every piece that went out to this peer is held by another peer too, or wanted by none (no other peer is
-   * here, or each was shown it already).
+   * here, or each was shown it already). A peer never seen to trade (it announced only what the server gave it: no
+   * tracker, or peers that cannot reach it) passes: its pieces cannot reach anyone, and it needs the rest from us.
    */
   private passedOn (s: PeerOffers): boolean {
+    if (!s.trades) return true
     const others = this.peers.size - 1
     for (const i of s.unshared) {
       if (this.holders[i] >= Math.min(2, others + 1)) s.unshared.delete(i)
