@@ -1,5 +1,12 @@
 /** A bt-ps peer's window covers at most 1/DEEP_SHARE of the model's pieces (beyond the narrow window). */
 const DEEP_SHARE = 8
+/** Pieces a trading peer may hold from us that have not yet spread (see spreading) before it is shown more. */
+const SPREADING_PIECES = 4
+/** A piece has spread once this share of the other peers announced it (or SPREAD_HOLDERS of them)... */
+const SPREAD_SHARE = 0.5
+const SPREAD_HOLDERS = 8
+/** ...or this long after it was given: peers that stopped taking pieces do not hold the giver back for good. */
+const SPREAD_WAIT_MS = 2000
 
 interface PeerOffers {
   has: Uint8Array
@@ -17,6 +24,8 @@ interface PeerOffers {
   unshared: Set<number>
   /** it announced a piece the server gave another peer: it trades with other peers (see passedOn) */
   trades: boolean
+  /** pieces whose every byte went out to this peer and that too few other peers announced yet, and when */
+  spreading: Map<number, number>
 }
 
 export interface SeedWindows {
@@ -49,37 +58,53 @@ export class SeedOffers<P> {
   private readonly holders: Uint16Array
   /** pieces whose every byte went out to some peer */
   private readonly served: Uint8Array
+  /** peers that announced each piece */
+  private readonly announced: Uint16Array
   private readonly peers = new Map<P, PeerOffers>()
   private readonly windows: SeedWindows
   private cursor = 0
+  private readonly now: () => number
 
-  constructor (pieceCount: number, windows: SeedWindows) {
+  constructor (pieceCount: number, windows: SeedWindows, now: () => number = () => performance.now()) {
+    this.now = now
     this.holders = new Uint16Array(pieceCount)
     this.served = new Uint8Array(pieceCount)
+    this.announced = new Uint16Array(pieceCount)
     this.windows = { pieces: Math.max(1, windows.pieces), deepPieces: Math.max(1, windows.pieces, windows.deepPieces ?? 0), widePieces: Math.max(1, windows.pieces, windows.widePieces) }
   }
 
   /** `wide`: a standard client, shown `widePieces` at a time. */
   addPeer (peer: P, wide = false): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set(), trades: false })
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set(), trades: false, spreading: new Map() })
   }
 
   removePeer (peer: P): void {
     const s = this.peers.get(peer)
     if (s == null) return
     this.peers.delete(peer)
-    for (let i = 0; i < s.has.length; i++) if (s.has[i] === 1 || s.offered.has(i) || s.given.has(i)) this.holders[i]--
+    for (let i = 0; i < s.has.length; i++) {
+      if (s.has[i] === 1 || s.offered.has(i) || s.given.has(i)) this.holders[i]--
+      if (s.has[i] === 1) this.announced[i]--
+    }
   }
 
-  /** The peer announced it holds `index` (HAVE or bitfield). */
-  peerHas (peer: P, index: number): void {
+  /**
+   * The peer announced it holds `index` (HAVE or bitfield). Returns the peers held back by `index` not having
+   * spread that may be shown more now (see next).
+   */
+  peerHas (peer: P, index: number): P[] {
     const s = this.peers.get(peer)
-    if (s == null || s.has[index] === 1) return
+    if (s == null || s.has[index] === 1) return []
     s.has[index] = 1
+    this.announced[index]++
     s.sending.delete(index)
     const shown = s.offered.delete(index) || s.given.delete(index)
     if (!shown) this.holders[index]++
     if (!shown && this.served[index] === 1) s.trades = true
+    const freed: P[] = []
+    if (this.announced[index] < this.spreadNeed()) return freed
+    for (const [p, o] of this.peers) if (o.spreading.delete(index) && o.spreading.size < SPREADING_PIECES) freed.push(p)
+    return freed
   }
 
   /**
@@ -100,6 +125,7 @@ export class SeedOffers<P> {
     s.offered.delete(index)
     s.given.add(index)
     s.unshared.add(index)
+    if (this.announced[index] < this.spreadNeed()) s.spreading.set(index, this.now())
     this.served[index] = 1
     s.depth++
     return this.next(peer)
@@ -118,6 +144,13 @@ export class SeedOffers<P> {
     const out: number[] = []
     const n = this.holders.length
     const window = this.window(s)
+    // A peer whose last pieces from us have not spread yet is shown nothing new: its uplink is busy passing them on,
+    // and TCP's uneven shares of ours would otherwise hand it more than it can pass on while other peers' uplinks idle.
+    if (!s.wide && s.trades && s.spreading.size >= SPREADING_PIECES) {
+      const now = this.now()
+      for (const [i, at] of s.spreading) if (this.announced[i] >= this.spreadNeed() || now - at >= SPREAD_WAIT_MS) s.spreading.delete(i)
+      if (s.spreading.size >= SPREADING_PIECES) return out
+    }
     while (s.offered.size < window) {
       // The least-held piece this peer lacks, scanning from a moving cursor so equal pieces go out in turn.
       let best = -1
@@ -152,6 +185,11 @@ export class SeedOffers<P> {
       else return false
     }
     return true
+  }
+
+  /** Peers that must have announced a piece before it counts as spread: the one given it and a share of the others. */
+  private spreadNeed (): number {
+    return 1 + Math.min(SPREAD_HOLDERS, Math.ceil((this.peers.size - 1) * SPREAD_SHARE))
   }
 
   /**

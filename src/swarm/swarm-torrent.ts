@@ -356,7 +356,8 @@ export class SwarmTorrent {
     if (!this.peerHas(ps, index)) return
     ps.lastUseful = performance.now()
     this.showOffers(ps)
-    this.fill(ps)
+    // A piece we hold gives nothing new to ask for (most HAVEs in a swarm: each peer announces every piece to all).
+    if (this.picker!.have[index] !== 1) this.fill(ps)
   }
 
   private onBitfield (ps: PeerState, bits: Buffer): void {
@@ -379,7 +380,7 @@ export class SwarmTorrent {
     if (ps.has![index] === 1) return false
     ps.has![index] = 1
     this.picker!.availability[index]++
-    this.offers?.peerHas(ps, index)
+    for (const freed of this.offers?.peerHas(ps, index) ?? []) this.showOffers(freed)
     return true
   }
 

@@ -134,4 +134,41 @@ test('a peer that leaves no longer counts as holding its pieces', () => {
   assert.equal(offers.next('c'), [0], 'piece 0 is held by nobody again, so it comes first')
 })
 
+/** Three peers; `a` trades (it announced a piece the server gave `b`) and was given four pieces it announced. */
+function tradingPeerGivenFour (clock: { ms: number }): { offers: SeedOffers<string>, given: number[] } {
+  const offers = new SeedOffers<string>(40, { pieces: 2, widePieces: 8 }, () => clock.ms)
+  for (const p of ['a', 'b', 'c']) offers.addPeer(p)
+  const [toB] = offers.next('b')
+  offers.sent('b', toB, 0, 1000, 1000)
+  offers.peerHas('b', toB)
+  offers.peerHas('a', toB)
+  const given: number[] = []
+  const window = offers.next('a')
+  while (given.length < 4) {
+    const i = window.shift()!
+    given.push(i)
+    window.push(...offers.sent('a', i, 0, 1000, 1000))
+    offers.peerHas('a', i)
+  }
+  assert.is(window.length, 1, 'the fourth piece given freed no slot')
+  return { offers, given }
+}
+
+test('a trading peer whose last pieces from the server have not spread is shown nothing new until they have', () => {
+  const { offers, given } = tradingPeerGivenFour({ ms: 0 })
+  assert.equal(offers.next('a'), [], 'four pieces given to a are held by a alone: its uplink is still passing them on')
+  assert.is(offers.next('c').length, 2, 'the others are still shown pieces')
+  assert.equal(offers.peerHas('b', given[0]), ['a'], 'half the other peers hold one of them now: a may be shown more')
+  assert.is(offers.next('a').length, 1)
+})
+
+test('pieces that do not spread hold the peer back for two seconds at most (its peers may have stopped taking them)', () => {
+  const clock = { ms: 0 }
+  const { offers } = tradingPeerGivenFour(clock)
+  clock.ms = 1999
+  assert.equal(offers.next('a'), [])
+  clock.ms = 2000
+  assert.is(offers.next('a').length, 1)
+})
+
 test.run()
