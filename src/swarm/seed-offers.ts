@@ -102,7 +102,8 @@ export class SeedOffers<P> {
     if (!shown) this.holders[index]++
     if (!shown && this.served[index] === 1) s.trades = true
     const freed: P[] = []
-    if (this.announced[index] < this.spreadNeed()) return freed
+    // Once, as the count reaches what spreading takes (a count past it after peers left is pruned in next()).
+    if (this.announced[index] !== this.spreadNeed()) return freed
     for (const [p, o] of this.peers) if (o.spreading.delete(index) && o.spreading.size < SPREADING_PIECES) freed.push(p)
     return freed
   }
