@@ -10,3 +10,8 @@ export function plainIp (ip: string | undefined): string {
   const a = ip ?? ''
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
 }
+
+/** "ip:" for an "ip:port" address, with brackets around an IPv6 address ("[::1]:"). */
+export function addressPrefix (ip: string): string {
+  return ip.includes(':') ? `[${ip}]:` : `${ip}:`
+}

@@ -10,7 +10,7 @@ import { PiecePicker, blockKey, splitKey } from './piece-picker.js'
 import { SeedOffers } from './seed-offers.js'
 import { isBtpsPeerId } from './peer-id.js'
 import { UnchokeSlots } from './unchoke-slots.js'
-import { isLoopback, plainIp } from '../net/address.js'
+import { addressPrefix, isLoopback, plainIp } from '../net/address.js'
 import { LOCAL_UT_METADATA, METADATA_PIECE_BYTES, MetadataAssembly, encodeExtHandshake, encodeMetadataMessage, parseExtHandshake, parseMetadataMessage } from './ut-metadata.js'
 import type { DigestSink } from './download-hasher.js'
 import { BLOCK_BYTES, MAX_REQUEST_BYTES, MSG, PeerWire, SocketReads, encodeHandshake, readHandshake } from './wire.js'
@@ -627,7 +627,7 @@ export class SwarmTorrent {
       // A peer that dialled us says where it listens: the tracker's answers list that address, and dialling it too
       // would open a second connection, which the duplicate rule closes (one of the two, with its requests, a second
       // into a round). Only the same IP's address is taken, as for dialled peers.
-      if (!ps.wire.outgoing && hs.listenPort != null) this.addrPeer.set(ps.ip.includes(':') ? `[${ps.ip}]:${hs.listenPort}` : `${ps.ip}:${hs.listenPort}`, ps.peerId)
+      if (!ps.wire.outgoing && hs.listenPort != null) this.addrPeer.set(`${addressPrefix(ps.ip)}${hs.listenPort}`, ps.peerId)
       this.fetchMetadata()
       return
     }

@@ -2,7 +2,7 @@ import { Server } from 'bittorrent-tracker'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../logger.js'
 import { BtpsError } from '../errors.js'
-import { isLoopback } from '../net/address.js'
+import { addressPrefix, isLoopback } from '../net/address.js'
 import { bencode } from '../swarm/bencode.js'
 import { REGISTER_PATH, RegisteredTorrents, checkStatsToken } from './registration.js'
 import type { Registry } from 'prom-client'
@@ -121,7 +121,7 @@ export class TrackerService {
     const swarm = this.swarmOf(infoHash)
     if (cap === 0 || swarm == null || (this.init.capLoopback !== true && isLoopback(ip))) return null
     if (params.addr != null && swarm.peers.keys.includes(params.addr)) return null
-    const prefix = ip.includes(':') ? `[${ip}]:` : `${ip}:`
+    const prefix = addressPrefix(ip)
     const from = swarm.peers.keys.filter(k => k.startsWith(prefix)).length
     return from >= cap ? new RefusedAnnounce(`${ip} already has ${from} peers in the swarm of ${infoHash} (tracker.max_peers_per_address)`) : null
   }
