@@ -384,6 +384,17 @@ export class SwarmTorrent {
     return true
   }
 
+  /**
+   * Whether `ps` is sent a HAVE for a piece we now hold: not a bt-ps client that holds it already, which counts
+   * only pieces it lacks (half the HAVEs of a swarm, each a message to write, read and handle). The server counts
+   * HAVEs to pace super-seeding, and standard clients may count them too: they get every one, and so does everyone
+   * while the server's peer id is not known.
+   */
+  private toldOfHave (ps: PeerState, index: number): boolean {
+    const server = this.init.serverPeerId
+    return ps.has?.[index] !== 1 || server == null || ps.peerId === server || !isBtpsPeerId(ps.peerId)
+  }
+
   /** Whether `ps` has something we lack (or we still need the metadata, which anyone may have). */
   private wants (ps: PeerState): boolean {
     const picker = this.picker
@@ -528,6 +539,7 @@ export class SwarmTorrent {
       picker.markHave(index)
       this.init.metrics.piece(lastFrom?.peerId === this.init.serverPeerId ? 'server' : 'peer')
       for (const p of this.peers.values()) {
+        if (!this.toldOfHave(p, index)) continue
         p.wire.sendInts(MSG.have, index)
         for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
       }
