@@ -136,6 +136,8 @@ export class DownloadHasher {
         if (lastVerifyAt != null) verifyGapMs += (now - lastVerifyAt - verifyGapMs) / 4
         lastVerifyAt = now
         if (file.pieceLength * 1000 < INLINE_BELOW_BYTES_PER_S * verifyGapMs) return false
+        // Pieces checked here go first, so the worker's SHA-256 does not stop at one of them until the end.
+        post()
         waiting.push(index)
         sendChecks()
         return true

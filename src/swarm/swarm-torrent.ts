@@ -385,8 +385,8 @@ export class SwarmTorrent {
   }
 
   /**
-   * Whether `ps` is sent a HAVE for a piece we now hold: not a bt-ps client that holds it already, which counts
-   * only pieces it lacks (half the HAVEs of a swarm, each a message to write, read and handle). The server counts
+   * Whether `ps` is sent a HAVE for a piece we now hold: not a bt-ps client that holds it already, which asks only
+   * for pieces it lacks (half the HAVEs of a swarm, each a message to write, read and handle). The server counts
    * HAVEs to pace super-seeding, and standard clients may count them too: they get every one, and so does everyone
    * while the server's peer id is not known.
    */
@@ -515,8 +515,8 @@ export class SwarmTorrent {
   }
 
   /**
-   * Checks a piece whose last block came from `lastFrom`: on the hashing worker when there is one, once that peer
-   * has sent a good piece. Its first is checked here, so a peer that sends garbage from the start is banned at its
+   * Checks a piece whose last block came from `lastFrom`: on the hashing worker when there is one and pieces come
+   * fast, once that peer has sent a good piece. Its first is checked here, so a peer that sends garbage from the start is banned at its
    * first piece, not after all it sent while the worker was busy.
    */
   private verify (index: number, lastFrom: PeerState): void {
@@ -539,8 +539,7 @@ export class SwarmTorrent {
       picker.markHave(index)
       this.init.metrics.piece(lastFrom?.peerId === this.init.serverPeerId ? 'server' : 'peer')
       for (const p of this.peers.values()) {
-        if (!this.toldOfHave(p, index)) continue
-        p.wire.sendInts(MSG.have, index)
+        if (this.toldOfHave(p, index)) p.wire.sendInts(MSG.have, index)
         for (const key of p.inflight) if (splitKey(key).index === index) this.cancel(p, key)
       }
       this.init.onProgress?.(picker.haveCount / picker.pieceCount)
