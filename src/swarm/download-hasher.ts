@@ -49,7 +49,7 @@ const HELD_BATCH_BYTES = 4 * 1024 * 1024
 /**
  * Pieces that complete slower than this are checked on the caller's thread: SHA-1 of a 64 KiB piece there takes
  * ~0.1 ms, less than a message to the worker and its answer, which also wake a second thread. At this rate hashing
- * here takes ~4% of a core. (N = 16 clients at 20 Mbit/s on the 2-core machine: 10% less CPU per client per round.)
+ * here takes ~4% of a core. (N = 16 clients at 20 Mbit/s on the 2-core machine: 3–5% less CPU per client per round.)
  */
 const INLINE_BELOW_BYTES_PER_S = 32 * 1024 * 1024
 

@@ -516,8 +516,8 @@ export class SwarmTorrent {
 
   /**
    * Checks a piece whose last block came from `lastFrom`: on the hashing worker when there is one and pieces come
-   * fast, once that peer has sent a good piece. Its first is checked here, so a peer that sends garbage from the start is banned at its
-   * first piece, not after all it sent while the worker was busy.
+   * fast, once that peer has sent a good piece. Its first is checked here, so a peer that sends garbage from the
+   * start is banned at its first piece, not after all it sent while the worker was busy.
    */
   private verify (index: number, lastFrom: PeerState): void {
     this.completedBy.set(index, lastFrom)
