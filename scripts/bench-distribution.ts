@@ -2,7 +2,8 @@
 /**
  * Distribution benchmark on an emulated cluster: one network namespace per host (tracker, server, each client),
  * links capped with tc, the real bt-ps processes inside. Compares transfer modes `bt` (swarm), `ps` (server
- * streams to each client) and `http` (plain HTTP server) with the Kumar–Ross lower bound. Root only.
+ * streams to each client) and `http` (plain HTTP server) with the Kumar–Ross lower bound, and with that bound over TCP
+ * (T_tcp: the headers of each packet take their share of the link). Root only.
  *
  *   npm run bench:distribution -- [--clients N[,N...]] [--model-mb F] [--link-mbit B] [--server-mbit S]
  *                                 [--modes bt,ps,http] [--repeat R] [--json FILE] [--out DIR] [--piece-kib P] [--train]
@@ -17,7 +18,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONGESTION_CONTROL, congestionControlUnavailable, namespacesUnavailable } from '../src/bench/netns.js'
 import type { EmulatedNetwork } from '../src/bench/netns.js'
-import { distributionBounds, mbitToBytesPerS } from '../src/bench/bounds.js'
+import { distributionBounds, mbitToBytesPerS, tcpPayloadShare } from '../src/bench/bounds.js'
 import { benchArgs } from '../src/bench/bench-args.js'
 import type { BenchArgs } from '../src/bench/bench-args.js'
 import { coreCount } from '../src/bench/cpu.js'
@@ -32,7 +33,7 @@ import { syntheticModel } from '../src/model/synthetic.js'
 
 type Mode = 'bt' | 'ps' | 'http'
 interface RoundMeasure { completionS: number[], serverEgressBytes: number, peerBytes: number, modelBytes: number, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpuLimited: boolean, cpuNote: string }
-interface RunResult { mode: Mode, clients: number, modelMiB: number, linkMbit: number, serverMbit: number, modelBytes: number, tMinS: number, starS: number, rounds: RoundMeasure[] }
+interface RunResult { mode: Mode, clients: number, modelMiB: number, linkMbit: number, serverMbit: number, modelBytes: number, tMinS: number, tcpMinS: number, starS: number, rounds: RoundMeasure[] }
 
 const { values } = parseArgs({
   options: {
@@ -143,7 +144,7 @@ async function main (): Promise<RunResult[]> {
       const modelBytes = rounds[0].modelBytes
       const u = mbitToBytesPerS(linkMbit)
       const { tMin, star } = distributionBounds(modelBytes, mbitToBytesPerS(serverMbit), clients.map(() => u), clients.map(() => u))
-      results.push({ mode, clients: n, modelMiB, linkMbit, serverMbit, modelBytes, tMinS: tMin, starS: star, rounds })
+      results.push({ mode, clients: n, modelMiB, linkMbit, serverMbit, modelBytes, tMinS: tMin, tcpMinS: tMin / tcpPayloadShare(mtu), starS: star, rounds })
       const last = rounds.at(-1)!
       if (last.completionS.length < n) log(`  ${mode} N=${n}: only ${last.completionS.length} of ${n} clients held the model when the round ended (see the logs)`)
       log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; CPU: ${last.cpuNote}`)
@@ -155,11 +156,11 @@ async function main (): Promise<RunResult[]> {
 
 function table (results: RunResult[]): string {
   return renderTable(
-    ['mode', 'N', 'held', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'server sent', 'client<->client', 'CPU-bound'],
+    ['mode', 'N', 'held', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'last/T_tcp', 'server sent', 'client<->client', 'CPU-bound'],
     results.flatMap(r => r.rounds.map(m => [
       r.mode, r.clients, m.completionS.length === r.clients ? 'all' : `${m.completionS.length}/${r.clients}`, (r.modelBytes / 1e6).toFixed(1), r.tMinS.toFixed(2), r.starS.toFixed(2),
       Math.min(...m.completionS).toFixed(2), median(m.completionS).toFixed(2), Math.max(...m.completionS).toFixed(2),
-      (Math.max(...m.completionS) / r.tMinS).toFixed(2), `${(m.serverEgressBytes / r.modelBytes).toFixed(2)} F`, `${(m.peerBytes / 1e6).toFixed(1)} MB`,
+      (Math.max(...m.completionS) / r.tMinS).toFixed(2), (Math.max(...m.completionS) / r.tcpMinS).toFixed(2), `${(m.serverEgressBytes / r.modelBytes).toFixed(2)} F`, `${(m.peerBytes / 1e6).toFixed(1)} MB`,
       m.cpuLimited ? `yes (${m.cpuNote})` : 'no'
     ]))
   )
@@ -177,6 +178,7 @@ function chart (results: RunResult[]): string {
     series: [
       ...modes.map(mode => ({ name: mode, color: colors[mode], points: results.filter(r => r.mode === mode).map(r => [r.clients, slowest(r)] as [number, number]) })),
       { name: 'T_min (P2P bound)', color: '#2ca02c', dashed: true, points: ns.map(n => [n, byN(n).tMinS] as [number, number]) },
+      { name: 'T_tcp (T_min with TCP/IP headers)', color: '#9467bd', dashed: true, points: ns.map(n => [n, byN(n).tcpMinS] as [number, number]) },
       { name: 'star bound', color: '#7f7f7f', dashed: true, points: ns.map(n => [n, byN(n).starS] as [number, number]) }
     ]
   })

@@ -216,6 +216,8 @@ export class SwarmTorrent {
     // gave when we dialled that address before).
     const ip = plainIp(host)
     const known = this.addrPeer.get(addr)
+    // Ourselves, as the tracker lists us (our own peer id answered the first time): else a connection every announce.
+    if (known === this.init.peerId) return
     if (this.banned.has(banKey(ip, known ?? '')) || (known != null && [...this.peers.values()].some(p => p.peerId === known && p.ip === ip))) return
     this.dialing.add(addr)
     // A connection we open reads blocks straight into the download (one copy fewer per byte).
@@ -228,6 +230,7 @@ export class SwarmTorrent {
         this.dialing.delete(addr)
         this.addrPeer.set(addr, handshake.peerId)
         if (handshake.infoHash !== this.infoHash) throw new BtpsError('WIRE_PROTOCOL', 'peer answered for another torrent')
+        if (handshake.peerId === this.init.peerId) throw new BtpsError('SELF_DIAL', 'the tracker listed our own address; not dialled again')
         this.addWire(socket, handshake, rest, addr, reads)
       }).catch((err: unknown) => {
         this.dialing.delete(addr)

@@ -311,10 +311,6 @@ export class PeerWire {
     return out
   }
 
-  /**
-   * Messages queue up and go out together once the current I/O callbacks are done: a HAVE to every peer after
-   * each piece and a request after each block would otherwise cost a system call apiece.
-   */
   /** Resolves once fewer than `limit` bytes wait to be written (or the wire closed). */
   async writable (limit: number): Promise<void> {
     while (!this.closed && this.backlog >= limit) {
@@ -323,6 +319,10 @@ export class PeerWire {
     }
   }
 
+  /**
+   * Messages queue up and go out together once the current I/O callbacks are done: a HAVE to every peer after
+   * each piece and a request after each block would otherwise cost a system call apiece.
+   */
   private queue (...parts: Uint8Array[]): void {
     if (this.closed) return
     this.pending.push(...parts)

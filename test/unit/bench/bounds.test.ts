@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { directUploadBound, distributionBounds, mbitToBytesPerS, uploadBound } from '../../../src/bench/bounds.js'
+import { directUploadBound, distributionBounds, mbitToBytesPerS, tcpPayloadShare, uploadBound } from '../../../src/bench/bounds.js'
 import { cpuVerdict } from '../../../src/bench/cpu.js'
 import { lineChart } from '../../../src/bench/svg-chart.js'
 
@@ -20,6 +20,14 @@ test('Kumar-Ross: with equal links the P2P bound stays near F/u while the star b
   // Slow peers: the swarm term N·F/(u_s + Σu_i) dominates.
   const b = distributionBounds(1000, 100, [1, 1, 1], [1000, 1000, 1000])
   assert.is(b.tMin, 3000 / 103)
+})
+
+test('TCP payload share of a capped link: 95.6% at MTU 1500, 99.3% with jumbo frames', () => {
+  // 1448 bytes of payload per 1514 on the wire; a single flow through the bench's tbf measured 2.390 of 2.5 MB/s.
+  assert.ok(Math.abs(tcpPayloadShare(1500) - 1448 / 1514) < 1e-12)
+  assert.ok(Math.abs(tcpPayloadShare(1500) - 2.390 / 2.5) < 0.001)
+  assert.ok(Math.abs(tcpPayloadShare(9000) - 2.4815 / 2.5) < 0.001)
+  assert.ok(tcpPayloadShare(576) < tcpPayloadShare(1500) && tcpPayloadShare(1500) < tcpPayloadShare(9000))
 })
 
 test('upload bound: F over the slower of the server downlink and the slowest client uplink, whatever N is', () => {

@@ -71,7 +71,7 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
   }
 })
 
-test('a peer that dialled in is not dialled back when the tracker lists it: one connection, kept from the start', async () => {
+test('a peer that dialled in is not dialled back when the tracker lists it, nor a peer itself: one connection, kept from the start', async () => {
   const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
   await tracker.start()
   const lines: string[] = []
@@ -90,6 +90,9 @@ test('a peer that dialled in is not dialled back when the tracker lists it: one 
     const joined = lines.filter(l => l.includes('peer joined'))
     assert.equal(lines.filter(l => l.includes('duplicate connection')), [], 'no second connection to close')
     assert.is(joined.length, 2, `one connection, seen from each side: ${joined.join('\n')}`)
+    // The tracker lists each peer its own address too: dialled once, then known by the peer id that answered.
+    const selfDials = (side: string): number => lines.filter(l => l.includes(`side=${side}`) && l.includes('our own address')).length
+    assert.ok(selfDials('seeder') <= 1 && selfDials('leecher') <= 1, `each peer dialled itself at most once in 4 s of announces every second: ${lines.filter(l => l.includes('our own address')).join('\n')}`)
   } finally {
     await leecher.stop(); await seeder.stop(); await tracker.stop()
   }
