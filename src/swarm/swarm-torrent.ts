@@ -44,8 +44,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 /**
  * Pieces the server shows each peer at a time. One is enough: the next is shown once the last byte of the one before
  * is written, while the uplink still sends it. Each more piece per peer is another piece the uplink's share goes to
- * at once, so the first complete copies come later (N = 32: the server sent 1.43-1.49 F with one, 1.79-1.94 F with
- * two, and the median client finished 1-2 s sooner).
+ * at once, so the first complete copies come later (N = 32: the server sent 1.46-1.62 F with one, 1.79-1.94 F with
+ * two, and the median client finished up to 2 s sooner).
  */
 const SUPER_SEED_WINDOW = 1
 /** ...and bytes it may show a lone bt-ps peer, which has nobody to share with (a fast link needs more in flight). */
