@@ -41,13 +41,8 @@ const MERGED_REQUEST_BYTES = 64 * 1024
 /** A peer with requests open and no block for this long is passed over for a while. */
 const SNUB_MS = 8000
 const HANDSHAKE_TIMEOUT_MS = 10_000
-/**
- * Pieces the server shows each peer at a time. One is enough: the next is shown once the last byte of the one before
- * is written, while the uplink still sends it. Each more piece per peer is another piece the uplink's share goes to
- * at once, so the first complete copies come later (N = 32: the server sent 1.46-1.62 F with one, 1.79-1.94 F with
- * two, and the median client finished up to 2 s sooner).
- */
-const SUPER_SEED_WINDOW = 1
+/** Pieces the server shows each peer at a time: two keep a slow uplink busy; more only let second copies out early. */
+const SUPER_SEED_WINDOW = 2
 /** ...and bytes it may show a lone bt-ps peer, which has nobody to share with (a fast link needs more in flight). */
 const SUPER_SEED_DEEP_BYTES = 4 * 1024 * 1024
 /** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer) at first, at least SUPER_SEED_WINDOW pieces. */
