@@ -7,6 +7,10 @@ const SPREAD_SHARE = 0.5
 const SPREAD_HOLDERS = 8
 /** ...or this long after it was given: peers that stopped taking pieces do not hold the giver back for good. */
 const SPREAD_WAIT_MS = 2000
+/** See SeedWindows.inFlight: pieces announced back over this long make the room in flight. */
+const IN_FLIGHT_HORIZON_MS = 500
+/** A piece shown this long ago and never announced stops counting as in flight. */
+const IN_FLIGHT_WAIT_MS = 2000
 
 interface PeerOffers {
   has: Uint8Array
@@ -26,6 +30,10 @@ interface PeerOffers {
   trades: boolean
   /** pieces whose every byte went out to this peer and that too few other peers announced yet, and when */
   spreading: Map<number, number>
+  /** a bt-ps peer's shown pieces not yet announced back, and when each was shown (see SeedWindows.inFlight) */
+  pending: Map<number, number>
+  /** when it was last shown a piece: peers waiting for room in flight are served longest-waiting first */
+  shownAt: number
 }
 
 export interface SeedWindows {
@@ -43,6 +51,14 @@ export interface SeedWindows {
    * to half the model: a client that asks once a second gets at most a window a second.
    */
   widePieces: number
+  /**
+   * With other peers in the swarm: pieces shown to bt-ps peers and not yet announced back, all peers together, at
+   * least this many, and as many as came back in the last half second (a fast link opens it within a few round
+   * trips). Without it a piece is shown again as soon as the last one was written, and the socket buffers of every
+   * peer fill at once: at N = 32 the server had nearly the whole model on its way to 32 peers, each piece at 1/32 of
+   * its uplink, so the first pieces arrived seconds in and it sent 1.8 copies. Unset: no such limit.
+   */
+  inFlight?: number
 }
 
 /**
@@ -51,7 +67,10 @@ export interface SeedWindows {
  * never handed out, every piece the server uploads is a new one, so its uplink carries about one copy of the model
  * and the clients pass pieces on among themselves. A piece leaves a peer's window once its last byte has gone out
  * to that peer (or the peer announced it, from wherever it came), so a peer that sends HAVEs late or never is not
- * held back. Standard clients need nothing special: they request what they are shown, and are shown more at a time.
+ * held back. With other peers in the swarm, the pieces on their way to bt-ps peers, all together, are kept to what
+ * the uplink passes in about half a second (see SeedWindows.inFlight), so each piece arrives whole soon after it
+ * was shown and its holder can pass it on. Standard clients need nothing special: they request what they are
+ * shown, and are shown more at a time.
  */
 export class SeedOffers<P> {
   /** peers that hold or were shown each piece */
@@ -64,18 +83,22 @@ export class SeedOffers<P> {
   private readonly windows: SeedWindows
   private cursor = 0
   private readonly now: () => number
+  /** pieces in all peers' `pending` */
+  private inFlight = 0
+  /** when pending pieces were announced back, within the last IN_FLIGHT_HORIZON_MS */
+  private readonly acks: number[] = []
 
   constructor (pieceCount: number, windows: SeedWindows, now: () => number = () => performance.now()) {
     this.now = now
     this.holders = new Uint16Array(pieceCount)
     this.served = new Uint8Array(pieceCount)
     this.announced = new Uint16Array(pieceCount)
-    this.windows = { pieces: Math.max(1, windows.pieces), deepPieces: Math.max(1, windows.pieces, windows.deepPieces ?? 0), widePieces: Math.max(1, windows.pieces, windows.widePieces) }
+    this.windows = { pieces: Math.max(1, windows.pieces), deepPieces: Math.max(1, windows.pieces, windows.deepPieces ?? 0), widePieces: Math.max(1, windows.pieces, windows.widePieces), inFlight: windows.inFlight }
   }
 
   /** `wide`: a standard client, shown `widePieces` at a time. */
   addPeer (peer: P, wide = false): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set(), trades: false, spreading: new Map() })
+    if (!this.peers.has(peer)) this.peers.set(peer, { has: new Uint8Array(this.holders.length), offered: new Set(), given: new Set(), sending: new Map(), wide, depth: wide ? this.windows.widePieces : this.windows.pieces, unshared: new Set(), trades: false, spreading: new Map(), pending: new Map(), shownAt: 0 })
   }
 
   removePeer (peer: P): void {
@@ -86,6 +109,7 @@ export class SeedOffers<P> {
       if (s.has[i] === 1 || s.offered.has(i) || s.given.has(i)) this.holders[i]--
       if (s.has[i] === 1) this.announced[i]--
     }
+    this.inFlight -= s.pending.size
   }
 
   /**
@@ -102,6 +126,11 @@ export class SeedOffers<P> {
     if (!shown) this.holders[index]++
     if (!shown && this.served[index] === 1) s.trades = true
     const freed: P[] = []
+    if (s.pending.delete(index)) {
+      this.inFlight--
+      this.acks.push(this.now())
+      freed.push(...this.waiting())
+    }
     // Once, as the count reaches what spreading takes (a count past it after peers left is pruned in next()).
     if (this.announced[index] !== this.spreadNeed()) return freed
     for (const [p, o] of this.peers) if (o.spreading.delete(index) && o.spreading.size < SPREADING_PIECES) freed.push(p)
@@ -145,14 +174,16 @@ export class SeedOffers<P> {
     const out: number[] = []
     const n = this.holders.length
     const window = this.window(s)
+    const now = this.now()
+    const budgeted = !s.wide && this.peers.size > 1 && this.windows.inFlight != null
+    if (budgeted) this.expire(now)
     // A peer whose last pieces from us have not spread yet is shown nothing new: its uplink is busy passing them on,
     // and TCP's uneven shares of ours would otherwise hand it more than it can pass on while other peers' uplinks idle.
     if (!s.wide && s.trades && s.spreading.size >= SPREADING_PIECES) {
-      const now = this.now()
       for (const [i, at] of s.spreading) if (this.announced[i] >= this.spreadNeed() || now - at >= SPREAD_WAIT_MS) s.spreading.delete(i)
       if (s.spreading.size >= SPREADING_PIECES) return out
     }
-    while (s.offered.size < window) {
+    while (s.offered.size < window && !(budgeted && this.inFlight >= this.budget(now))) {
       // The least-held piece this peer lacks, scanning from a moving cursor so equal pieces go out in turn.
       let best = -1
       for (let k = 0; k < n; k++) {
@@ -168,9 +199,40 @@ export class SeedOffers<P> {
       this.cursor = (best + 1) % n
       s.offered.add(best)
       this.holders[best]++
+      if (!s.wide) {
+        s.pending.set(best, now)
+        this.inFlight++
+      }
+      s.shownAt = now
       out.push(best)
     }
     return out
+  }
+
+  /** Pieces that may be in flight to bt-ps peers now: as many as came back over the horizon, `inFlight` at least. */
+  private budget (now: number): number {
+    let old = 0
+    while (old < this.acks.length && now - this.acks[old] > IN_FLIGHT_HORIZON_MS) old++
+    if (old > 0) this.acks.splice(0, old)
+    return Math.max(this.windows.inFlight ?? 0, this.acks.length)
+  }
+
+  /** Pieces shown long ago and never announced (the peer is slow, or gone quiet) stop holding the others back. */
+  private expire (now: number): void {
+    for (const o of this.peers.values()) {
+      for (const [i, at] of o.pending) {
+        if (now - at < IN_FLIGHT_WAIT_MS) continue
+        o.pending.delete(i)
+        this.inFlight--
+      }
+    }
+  }
+
+  /** bt-ps peers with room in their window, longest since last shown a piece first. */
+  private waiting (): P[] {
+    const out: Array<[P, number]> = []
+    for (const [p, o] of this.peers) if (!o.wide && o.offered.size < this.windows.pieces) out.push([p, o.shownAt])
+    return out.sort((a, b) => a[1] - b[1]).map(([p]) => p)
   }
 
   /**

@@ -43,6 +43,8 @@ const SNUB_MS = 8000
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Pieces the server shows each peer at a time: two keep a slow uplink busy; more only let second copies out early. */
 const SUPER_SEED_WINDOW = 2
+/** ...and pieces on their way to bt-ps peers (shown, not announced back yet), all together, at least (SeedWindows). */
+const SUPER_SEED_IN_FLIGHT = 4
 /** ...and bytes it may show a lone bt-ps peer, which has nobody to share with (a fast link needs more in flight). */
 const SUPER_SEED_DEEP_BYTES = 4 * 1024 * 1024
 /** Super-seeding: bytes shown at a time to a standard client (not a bt-ps peer) at first, at least SUPER_SEED_WINDOW pieces. */
@@ -685,7 +687,7 @@ export class SwarmTorrent {
     this.store = bytes ?? this.init.allocate?.(meta.length) ?? new Uint8Array(meta.length)
     this.picker = new PiecePicker({ pieceCount: meta.pieceCount, pieceLength: meta.pieceLength, length: meta.length })
     if (bytes != null) for (let i = 0; i < meta.pieceCount; i++) this.picker.markHave(i)
-    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, deepPieces: Math.ceil(SUPER_SEED_DEEP_BYTES / meta.pieceLength), widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength) })
+    if (bytes != null && this.init.superSeed === true) this.offers = new SeedOffers(meta.pieceCount, { pieces: SUPER_SEED_WINDOW, deepPieces: Math.ceil(SUPER_SEED_DEEP_BYTES / meta.pieceLength), widePieces: Math.ceil(SUPER_SEED_WIDE_BYTES / meta.pieceLength), inFlight: SUPER_SEED_IN_FLIGHT })
     if (bytes == null) this.init.digest?.start(this.store, meta.pieceLength, meta.pieceHashes, (index, ok) => { this.checked(index, ok) })
     if (bytes == null && this.init.reuse != null) this.reuse(this.init.reuse)
     for (const ps of this.peers.values()) {

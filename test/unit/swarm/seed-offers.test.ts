@@ -171,4 +171,44 @@ test('pieces that do not spread hold the peer back for two seconds at most (its 
   assert.is(offers.next('a').length, 1)
 })
 
+test('with `inFlight`, bt-ps peers together have at most that many pieces shown and not announced back, longest waiting served first', () => {
+  const clock = { ms: 0 }
+  const offers = new SeedOffers<string>(40, { pieces: 2, widePieces: 8, inFlight: 4 }, () => clock.ms)
+  for (const p of ['a', 'b', 'c']) offers.addPeer(p)
+  clock.ms = 1
+  const toA = offers.next('a')
+  clock.ms = 2
+  assert.is(offers.next('b').length, 2)
+  assert.equal(offers.next('c'), [], 'four pieces on their way: c waits')
+  assert.equal(offers.sent('a', toA[0], 0, 1000, 1000), [], 'written to a is not arrived: still no room')
+  clock.ms = 3
+  assert.equal(offers.peerHas('a', toA[0]), ['c', 'a'], 'a announced it: the peers with room in their window, c (never shown a piece) first')
+  assert.is(offers.next('c').length, 1, 'one piece came back: one more may go')
+  assert.equal(offers.next('a'), [])
+  const wide = new SeedOffers<string>(40, { pieces: 2, widePieces: 8, inFlight: 4 })
+  wide.addPeer('a'); wide.addPeer('b'); wide.addPeer('transmission', true)
+  wide.next('a'); wide.next('b')
+  assert.is(wide.next('transmission').length, 8, 'a standard client (it may never announce) is not held to it')
+})
+
+test('the room in flight is what came back over the last half second, and pieces never announced stop counting after two seconds', () => {
+  const clock = { ms: 0 }
+  const offers = new SeedOffers<string>(64, { pieces: 2, widePieces: 8, inFlight: 2 }, () => clock.ms)
+  for (const p of ['a', 'b', 'c', 'd', 'e', 'f']) offers.addPeer(p)
+  const arrive = (p: string, pieces: number[]): void => { for (const i of pieces) offers.peerHas(p, i) }
+  arrive('a', offers.next('a'))
+  const toB = offers.next('b')
+  assert.equal(offers.next('c'), [], 'two came back, two are on their way')
+  arrive('b', toB)
+  const out = [...offers.next('c'), ...offers.next('d')]
+  assert.is(out.length, 4, 'four came back within half a second: four may be on their way')
+  assert.equal(offers.next('e'), [])
+  clock.ms = 501
+  assert.equal(offers.next('e'), [], 'nothing came back for half a second: the floor of two, and four are out')
+  for (const i of out) for (const p of ['c', 'd']) if (offers.isOffered(p, i)) offers.sent(p, i, 0, 1000, 1000)
+  clock.ms = 2000
+  assert.is(offers.next('e').length, 2, 'two seconds on, the four never announced no longer count')
+  assert.equal(offers.next('f'), [])
+})
+
 test.run()
