@@ -128,7 +128,9 @@ export class SeedOffers<P> {
     const freed: P[] = []
     if (s.pending.delete(index)) {
       this.inFlight--
-      this.acks.push(this.now())
+      const now = this.now()
+      this.pruneAcks(now)
+      this.acks.push(now)
       freed.push(...this.waiting())
     }
     // Once, as the count reaches what spreading takes (a count past it after peers left is pruned in next()).
@@ -211,10 +213,14 @@ export class SeedOffers<P> {
 
   /** Pieces that may be in flight to bt-ps peers now: as many as came back over the horizon, `inFlight` at least. */
   private budget (now: number): number {
+    this.pruneAcks(now)
+    return Math.max(this.windows.inFlight ?? 0, this.acks.length)
+  }
+
+  private pruneAcks (now: number): void {
     let old = 0
     while (old < this.acks.length && now - this.acks[old] > IN_FLIGHT_HORIZON_MS) old++
     if (old > 0) this.acks.splice(0, old)
-    return Math.max(this.windows.inFlight ?? 0, this.acks.length)
   }
 
   /** Pieces shown long ago and never announced (the peer is slow, or gone quiet) stop holding the others back. */
