@@ -11,6 +11,9 @@
  *                                 [--mtu BYTES]     (the links' MTU: 1500 by default; 9000, jumbo frames, takes a sixth of the
  *                                                    kernel's per-packet work, for swarms whose kernel work fills the cores)
  *
+ * Each round also reports the share of TCP segments sent again and the retransmission timeouts, all hosts together:
+ * losses, not only the rates, can hold a round back.
+ *
  * Process logs are deleted at the end unless the run failed or BENCH_KEEP_LOGS=1.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -25,6 +28,8 @@ import { coreCount } from '../src/bench/cpu.js'
 import { BenchSession, measured, median } from '../src/bench/emulated-job.js'
 import type { ClusterHosts } from '../src/bench/emulated-job.js'
 import { timestampedName, writeResultFiles } from '../src/bench/result-files.js'
+import { tcpCounters, tcpCountersSince } from '../src/bench/tcp-counters.js'
+import type { TcpCounters } from '../src/bench/tcp-counters.js'
 import { lineChart } from '../src/bench/svg-chart.js'
 import { startRole, stopRole } from '../src/cli/child-process.js'
 import { renderTable } from '../src/cli/table.js'
@@ -32,7 +37,8 @@ import { serializeModel } from '../src/model/serialize.js'
 import { syntheticModel } from '../src/model/synthetic.js'
 
 type Mode = 'bt' | 'ps' | 'http'
-interface RoundMeasure { completionS: number[], serverEgressBytes: number, peerBytes: number, modelBytes: number, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpuLimited: boolean, cpuNote: string }
+/** `tcp`: all hosts' TCP counters over the round: the share of segments sent again, and RTOs, tell when losses rather than the links' rates held a round back. */
+interface RoundMeasure { completionS: number[], serverEgressBytes: number, peerBytes: number, modelBytes: number, cpuSeconds: Record<string, number>, machineBusy: number, wallS: number, cpuLimited: boolean, cpuNote: string, tcp: TcpCounters }
 interface RunResult { mode: Mode, clients: number, modelMiB: number, linkMbit: number, serverMbit: number, modelBytes: number, tMinS: number, tcpMinS: number, starS: number, rounds: RoundMeasure[] }
 
 const { values } = parseArgs({
@@ -87,11 +93,13 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: ClusterHosts, net: EmulatedNet
   log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
+    const tcpBefore = tcpCounters(net.hosts)
     const m = await job.round()
+    const tcp = tcpCountersSince(tcpCounters(net.hosts), tcpBefore)
     const res = m.value
     // A round that ended at its deadline without every client is reported (column "held"), and its logs kept.
     if (res.completionS.length < n) session.keepLogs = true
-    out.push({ completionS: res.completionS, serverEgressBytes: res.serverEgressBytes, peerBytes: res.peerBytes, modelBytes: res.modelBytes, cpuSeconds: m.cpuSeconds, machineBusy: m.machineBusy, wallS: m.wallS, cpuLimited: m.cpu.limited, cpuNote: m.cpu.why })
+    out.push({ completionS: res.completionS, serverEgressBytes: res.serverEgressBytes, peerBytes: res.peerBytes, modelBytes: res.modelBytes, cpuSeconds: m.cpuSeconds, machineBusy: m.machineBusy, wallS: m.wallS, cpuLimited: m.cpu.limited, cpuNote: m.cpu.why, tcp })
   }
   await job.stop()
   return out
@@ -110,7 +118,9 @@ async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: Em
     const startAt = Date.now() + 1500 + hosts.clients.length * 150
     const clients = hosts.clients.map((h, i) => startRole(`http-client-${i + 1}`, ['--url', String(url), '--start-at', String(startAt)], join(logDir, `http-client-${i + 1}.log`), { wrap: net.wrap(h), script: script('http-fetch.js') }))
     session.started(...clients)
+    const tcpBefore = tcpCounters(net.hosts)
     const m = await measured([server, ...clients], async () => await Promise.all(clients.map(async c => await c.event('done'))))
+    const tcp = tcpCountersSince(tcpCounters(net.hosts), tcpBefore)
     await stopRole(server)
     const stats = await server.event('stats')
     out.push({
@@ -122,7 +132,8 @@ async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: Em
       machineBusy: m.machineBusy,
       wallS: m.wallS,
       cpuLimited: m.cpu.limited,
-      cpuNote: m.cpu.why
+      cpuNote: m.cpu.why,
+      tcp
     })
     for (const c of clients) await stopRole(c)
     session.stoppedAll()
@@ -147,7 +158,7 @@ async function main (): Promise<RunResult[]> {
       results.push({ mode, clients: n, modelMiB, linkMbit, serverMbit, modelBytes, tMinS: tMin, tcpMinS: tMin / tcpPayloadShare(mtu), starS: star, rounds })
       const last = rounds.at(-1)!
       if (last.completionS.length < n) log(`  ${mode} N=${n}: only ${last.completionS.length} of ${n} clients held the model when the round ended (see the logs)`)
-      log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; CPU: ${last.cpuNote}`)
+      log(`  ${mode} N=${n}: slowest client ${Math.max(...last.completionS).toFixed(2)} s (T_min ${tMin.toFixed(2)} s, ratio ${(Math.max(...last.completionS) / tMin).toFixed(2)}), server sent ${(last.serverEgressBytes / modelBytes).toFixed(2)} F; TCP: ${last.tcp.retransmitted} of ${last.tcp.segments} segments sent again, ${last.tcp.timeouts} RTOs; CPU: ${last.cpuNote}`)
     }
     session.closeCluster()
   }
@@ -156,11 +167,12 @@ async function main (): Promise<RunResult[]> {
 
 function table (results: RunResult[]): string {
   return renderTable(
-    ['mode', 'N', 'held', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'last/T_tcp', 'server sent', 'client<->client', 'CPU-bound'],
+    ['mode', 'N', 'held', 'model MB', 'T_min s', 'star s', 'first s', 'median s', 'last s', 'last/T_min', 'last/T_tcp', 'server sent', 'client<->client', 'TCP resent', 'RTOs', 'CPU-bound'],
     results.flatMap(r => r.rounds.map(m => [
       r.mode, r.clients, m.completionS.length === r.clients ? 'all' : `${m.completionS.length}/${r.clients}`, (r.modelBytes / 1e6).toFixed(1), r.tMinS.toFixed(2), r.starS.toFixed(2),
       Math.min(...m.completionS).toFixed(2), median(m.completionS).toFixed(2), Math.max(...m.completionS).toFixed(2),
       (Math.max(...m.completionS) / r.tMinS).toFixed(2), (Math.max(...m.completionS) / r.tcpMinS).toFixed(2), `${(m.serverEgressBytes / r.modelBytes).toFixed(2)} F`, `${(m.peerBytes / 1e6).toFixed(1)} MB`,
+      `${(100 * m.tcp.retransmitted / Math.max(1, m.tcp.segments)).toFixed(1)}%`, m.tcp.timeouts,
       m.cpuLimited ? `yes (${m.cpuNote})` : 'no'
     ]))
   )

@@ -16,9 +16,9 @@ maybe('bench:distribution (N = 2, 4 MiB, jumbo frames): all three modes measured
   try {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-distribution.ts', '--clients', '2', '--model-mb', '4', '--link-mbit', '40', '--modes', 'bt,ps,http', '--mtu', '9000', '--out', out, '--name', 'smoke', '--prefix', prefix], { encoding: 'utf8', timeout: 240_000 })
     assert.is(r.status, 0, r.stderr.slice(-2000))
-    assert.match(r.stdout, /mode\s+N\s+held\s+model MB\s+T_min s/)
+    assert.match(r.stdout, /mode\s+N\s+held\s+model MB\s+T_min s.*TCP resent\s+RTOs/)
     assert.is(r.stdout.split('\n').filter(l => /^(bt|ps|http)\s+2\s+all\s/.test(l)).length, 3, 'every mode: both clients held the model')
-    const { machine, results } = JSON.parse(readFileSync(join(out, 'smoke.json'), 'utf8')) as { machine: { mtu: number }, results: Array<{ mode: string, clients: number, tMinS: number, rounds: Array<{ completionS: number[], serverEgressBytes: number, modelBytes: number }> }> }
+    const { machine, results } = JSON.parse(readFileSync(join(out, 'smoke.json'), 'utf8')) as { machine: { mtu: number }, results: Array<{ mode: string, clients: number, tMinS: number, rounds: Array<{ completionS: number[], serverEgressBytes: number, modelBytes: number, tcp: { segments: number, retransmitted: number, timeouts: number } }> }> }
     assert.equal(results.map(x => x.mode), ['bt', 'ps', 'http'])
     assert.is(machine.mtu, 9000, 'the links\' MTU is recorded with the results')
     for (const res of results) {
@@ -26,6 +26,8 @@ maybe('bench:distribution (N = 2, 4 MiB, jumbo frames): all three modes measured
       assert.is(round.completionS.length, 2, `${res.mode}: both clients reported`)
       // No client can beat the physical bound (4 MiB over a 40 Mbit/s link is 0.84 s).
       assert.ok(Math.min(...round.completionS) >= res.tMinS * 0.9, `${res.mode}: ${round.completionS.join(', ')} vs T_min ${res.tMinS}`)
+      // The hosts' own TCP counters over the round: at least the model's bytes went out in segments of at most 9000.
+      assert.ok(round.tcp.segments >= 2 * round.modelBytes / 9000 && round.tcp.retransmitted <= round.tcp.segments, `${res.mode}: ${JSON.stringify(round.tcp)}`)
     }
     assert.is(results[1].rounds[0].serverEgressBytes, 2 * results[1].rounds[0].modelBytes, 'ps: the server sends every copy')
     assert.ok(existsSync(join(out, 'smoke.svg')))
