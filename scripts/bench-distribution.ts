@@ -93,9 +93,9 @@ async function runBtPs (mode: 'bt' | 'ps', hosts: ClusterHosts, net: EmulatedNet
   log(`  ${mode}: tracker, server and ${n} clients up; running ${repeat} round(s)`)
   const out: RoundMeasure[] = []
   for (let r = 0; r < repeat; r++) {
-    const tcpBefore = tcpCounters(net.hosts)
+    const tcpBefore = tcpCounters(net)
     const m = await job.round()
-    const tcp = tcpCountersSince(tcpCounters(net.hosts), tcpBefore)
+    const tcp = tcpCountersSince(tcpCounters(net), tcpBefore)
     const res = m.value
     // A round that ended at its deadline without every client is reported (column "held"), and its logs kept.
     if (res.completionS.length < n) session.keepLogs = true
@@ -118,9 +118,9 @@ async function runHttp (hosts: Pick<ClusterHosts, 'server' | 'clients'>, net: Em
     const startAt = Date.now() + 1500 + hosts.clients.length * 150
     const clients = hosts.clients.map((h, i) => startRole(`http-client-${i + 1}`, ['--url', String(url), '--start-at', String(startAt)], join(logDir, `http-client-${i + 1}.log`), { wrap: net.wrap(h), script: script('http-fetch.js') }))
     session.started(...clients)
-    const tcpBefore = tcpCounters(net.hosts)
+    const tcpBefore = tcpCounters(net)
     const m = await measured([server, ...clients], async () => await Promise.all(clients.map(async c => await c.event('done'))))
-    const tcp = tcpCountersSince(tcpCounters(net.hosts), tcpBefore)
+    const tcp = tcpCountersSince(tcpCounters(net), tcpBefore)
     await stopRole(server)
     const stats = await server.event('stats')
     out.push({

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import type { EmulatedHost } from './netns.js'
+import type { EmulatedNetwork } from './netns.js'
 
 /**
  * A host's TCP counters: segments sent, segments sent again, and retransmission timeouts (a flow that lost so much
@@ -7,7 +7,12 @@ import type { EmulatedHost } from './netns.js'
  */
 export interface TcpCounters { segments: number, retransmitted: number, timeouts: number }
 
-export const NO_TCP_COUNTERS: TcpCounters = { segments: 0, retransmitted: 0, timeouts: 0 }
+const NO_TCP_COUNTERS: TcpCounters = { segments: 0, retransmitted: 0, timeouts: 0 }
+
+/** `a` plus `sign` times `b`, counter by counter. */
+function combine (a: TcpCounters, b: TcpCounters, sign: 1 | -1): TcpCounters {
+  return { segments: a.segments + sign * b.segments, retransmitted: a.retransmitted + sign * b.retransmitted, timeouts: a.timeouts + sign * b.timeouts }
+}
 
 /** The `Tcp:` / `TcpExt:` pairs of header and value lines in /proc/net/snmp and /proc/net/netstat, by name. */
 function fields (text: string, prefix: string): Map<string, number> {
@@ -29,21 +34,18 @@ export function parseTcpCounters (text: string): TcpCounters {
   return { segments: n(tcp.get('OutSegs')), retransmitted: n(tcp.get('RetransSegs')), timeouts: n(ext.get('TCPTimeouts')) }
 }
 
-/** The counters of every host together, each read in its namespace (a host whose namespace is gone counts 0). */
-export function tcpCounters (hosts: readonly EmulatedHost[]): TcpCounters {
-  const sum = { ...NO_TCP_COUNTERS }
-  for (const h of hosts) {
-    let c = NO_TCP_COUNTERS
+/** The counters of every host of `net` together, each read on its host (a host whose namespace is gone counts 0). */
+export function tcpCounters (net: EmulatedNetwork): TcpCounters {
+  let sum = NO_TCP_COUNTERS
+  for (const h of net.hosts) {
+    const [cmd, ...args] = [...net.wrap(h), 'cat', '/proc/net/snmp', '/proc/net/netstat']
     try {
-      c = parseTcpCounters(execFileSync('ip', ['netns', 'exec', h.namespace, 'cat', '/proc/net/snmp', '/proc/net/netstat'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))
+      sum = combine(sum, parseTcpCounters(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })), 1)
     } catch { /* gone */ }
-    sum.segments += c.segments
-    sum.retransmitted += c.retransmitted
-    sum.timeouts += c.timeouts
   }
   return sum
 }
 
 export function tcpCountersSince (now: TcpCounters, before: TcpCounters): TcpCounters {
-  return { segments: now.segments - before.segments, retransmitted: now.retransmitted - before.retransmitted, timeouts: now.timeouts - before.timeouts }
+  return combine(now, before, -1)
 }
