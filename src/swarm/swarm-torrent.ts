@@ -36,6 +36,16 @@ const RATE_TAU_MS = 250
 /** Requests open at once to one peer: at first, and at most (within the 250 most clients queue). */
 const MIN_REQUESTS = 8
 const MAX_REQUESTS = 250
+/**
+ * Requests open at once to the peers other than the server, all together: MIN_REQUESTS and as many as the whole
+ * downlink brings in half a second. Each peer's own window alone let a client at N = 32 on 2.5 Mbit/s links ask
+ * 31 peers for 8 blocks or more each, seconds of its downlink: the answers arrived as one burst into a shared
+ * link, dropped packets by the thousand (37,000 retransmission timeouts a round), and held back the server's
+ * pieces, which the whole swarm waits for.
+ */
+const OPEN_WINDOW_S = 0.5
+/** A peer that sent no block for this long (while asked) holds none of that budget: the others go on without it. */
+const STALLED_MS = 2000
 /** Longest request to a bt-ps peer (within the MAX_REQUEST_BYTES every bt-ps peer serves). */
 const MERGED_REQUEST_BYTES = 64 * 1024
 /** A peer with requests open and no block for this long is passed over for a while. */
@@ -83,6 +93,8 @@ interface PeerState {
   rate: number
   rateAt: number
   lastBlockAt: number
+  /** when requests last went out to this peer */
+  askedAt: number
   snubbedUntil: number
   strikes: number
   /** whether a piece whose last block came from this peer passed its check */
@@ -152,6 +164,10 @@ export class SwarmTorrent {
   private announcedAt = performance.now()
   private tick?: NodeJS.Timeout
   private ticks = 0
+  /** some peer was refused requests for want of the shared budget (see fillInTurn) */
+  private starved = false
+  /** where the next fillInTurn pass begins */
+  private turn = 0
   private readonly controller = new AbortController()
   private waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
 
@@ -276,7 +292,7 @@ export class SwarmTorrent {
     }
     const maxMessage = Math.max(MAX_REQUEST_BYTES + 13, METADATA_PIECE_BYTES + 1024, this.meta != null ? Math.ceil(this.meta.pieceCount / 8) + 1 : 1 << 20)
     const wire = new PeerWire(socket, remote, { outgoing, maxMessage, reads })
-    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), snubbedUntil: 0, strikes: 0, proven: false, banned: false, unpaid: 0 }
+    const ps: PeerState = { wire, peerId: remote.peerId, ip, dialedAs, early: {}, bitfieldSeen: false, choked: true, interested: false, lastUseful: performance.now(), inflight: new Set(), queue: [], pumping: false, rate: 0, rateAt: performance.now(), lastBlockAt: performance.now(), askedAt: 0, snubbedUntil: 0, strikes: 0, proven: false, banned: false, unpaid: 0 }
     this.peers.set(wire, ps)
     this.log.debug('peer joined', { peer: wire.remoteAddress, outgoing, agent: Buffer.from(remote.peerId, 'hex').subarray(0, 8).toString('latin1').replace(/[^\x20-\x7e]/g, '?') })
     // Our side first (bitfield right after the handshake, as BEP 3 asks), then what the peer already sent.
@@ -517,6 +533,7 @@ export class SwarmTorrent {
     this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + took)
     if (piece) this.verify(index, ps)
     this.fill(ps)
+    if (this.starved) this.fillInTurn()
   }
 
   /**
@@ -587,10 +604,16 @@ export class SwarmTorrent {
     // Enough requests open to cover about half a second at the rate this peer has been sending. The rate follows
     // the last quarter second, so a fast link opens the window within a few round trips (a rate averaged over
     // seconds kept 8 blocks in flight for a whole 256 MiB transfer on loopback).
-    const cap = Math.min(MAX_REQUESTS, MIN_REQUESTS + Math.ceil(rateNow(ps, performance.now()) * 0.5 / BLOCK_BYTES))
-    const slots = cap - ps.inflight.size
+    const now = performance.now()
+    const cap = Math.min(MAX_REQUESTS, MIN_REQUESTS + Math.ceil(rateNow(ps, now) * OPEN_WINDOW_S / BLOCK_BYTES))
+    let slots = cap - ps.inflight.size
     // Topped up in batches of a quarter of the window: a request per block read would cost a write system call each.
     if (slots <= 0 || (ps.inflight.size > 0 && slots < cap / 4)) return
+    if (ps.peerId !== this.init.serverPeerId) {
+      slots = Math.min(slots, this.sharedRoom(now))
+      if (slots <= 0) { this.starved = true; return }
+    }
+    ps.askedAt = now
     // A bt-ps peer is asked for runs of consecutive blocks in one request: a quarter of the messages each way. Not
     // under a downlink cap, which pays for what it read a message at a time: 64 KiB messages would let a capped
     // connection read four times as far ahead of its rate.
@@ -603,6 +626,30 @@ export class SwarmTorrent {
       run = { ...r }
     }
     if (run != null) ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
+  }
+
+  /** Requests the peers other than the server may still be asked for, all together (see OPEN_WINDOW_S). */
+  private sharedRoom (now: number): number {
+    let rate = 0
+    let open = 0
+    for (const p of this.peers.values()) {
+      rate += rateNow(p, now)
+      if (p.peerId !== this.init.serverPeerId && now - Math.max(p.lastBlockAt, p.askedAt) < STALLED_MS) open += p.inflight.size
+    }
+    return MIN_REQUESTS + Math.ceil(rate * OPEN_WINDOW_S / BLOCK_BYTES) - open
+  }
+
+  /**
+   * Tops up the peers in turn, from where the last pass left off, once some were refused for want of the shared
+   * budget: otherwise the peer whose block just came would take back all it freed, and the pieces only the
+   * others hold would wait.
+   */
+  private fillInTurn (): void {
+    this.starved = false
+    const all = [...this.peers.values()]
+    if (all.length === 0) return
+    const from = this.turn++ % all.length
+    for (let k = 0; k < all.length; k++) this.fill(all[(from + k) % all.length])
   }
 
   /** Withdraws one open request (the caller settles the picker's count). */
