@@ -37,14 +37,17 @@ const RATE_TAU_MS = 250
 const MIN_REQUESTS = 8
 const MAX_REQUESTS = 250
 /**
- * Requests open at once to the peers other than the server, all together: MIN_REQUESTS and as many as the whole
- * downlink brings in half a second. Each peer's own window alone let a client at N = 32 on 2.5 Mbit/s links ask
- * 31 peers for 8 blocks or more each, seconds of its downlink: the answers arrived as one burst into a shared
- * link, dropped packets by the thousand (37,000 retransmission timeouts a round), and held back the server's
- * pieces, which the whole swarm waits for.
+ * In a round (the server known), requests open at once to the peers other than the server, all together:
+ * MIN_REQUESTS and as many as the whole downlink, the server included, brings in half a second. Each peer's own
+ * window alone let a client at N = 32 on 2.5 Mbit/s links ask 31 peers for 8 blocks or more each, seconds of its
+ * downlink: the answers arrived as one burst into a shared link, dropped packets by the thousand (37,000
+ * retransmission timeouts a round), and held back the server's pieces, which the whole swarm waits for.
  */
 const OPEN_WINDOW_S = 0.5
-/** A peer that sent no block for this long (while asked) holds none of that budget: the others go on without it. */
+/**
+ * A peer that sent no block for this long while asked holds none of that budget, and is asked for no more until
+ * it sends one: the others go on without it (a peer is passed over only after SNUB_MS).
+ */
 const STALLED_MS = 2000
 /** Longest request to a bt-ps peer (within the MAX_REQUEST_BYTES every bt-ps peer serves). */
 const MERGED_REQUEST_BYTES = 64 * 1024
@@ -164,9 +167,9 @@ export class SwarmTorrent {
   private announcedAt = performance.now()
   private tick?: NodeJS.Timeout
   private ticks = 0
-  /** some peer was refused requests for want of the shared budget (see fillInTurn) */
+  /** some peer was refused requests for want of the shared budget (see fillAll) */
   private starved = false
-  /** where the next fillInTurn pass begins */
+  /** where the next fillAll pass begins */
   private turn = 0
   private readonly controller = new AbortController()
   private waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
@@ -519,7 +522,7 @@ export class SwarmTorrent {
     const now = performance.now()
     // A block someone else delivered first still shows the peer answers (it is not snubbed for it).
     ps.lastBlockAt = ps.lastUseful = now
-    if (took === 0) { this.fill(ps); return }
+    if (took === 0) { this.fillNext(ps); return }
     ps.rate = rateNow(ps, now) + took * 1000 / RATE_TAU_MS
     ps.rateAt = now
     const down = this.init.downLimiter
@@ -532,8 +535,13 @@ export class SwarmTorrent {
     this.init.metrics.received(took)
     this.receivedFrom.set(ps.peerId, (this.receivedFrom.get(ps.peerId) ?? 0) + took)
     if (piece) this.verify(index, ps)
+    this.fillNext(ps)
+  }
+
+  /** After a block from `ps`: its requests topped up, then, once the shared budget binds, the other peers' in turn. */
+  private fillNext (ps: PeerState): void {
     this.fill(ps)
-    if (this.starved) this.fillInTurn()
+    if (this.starved) this.fillAll()
   }
 
   /**
@@ -580,7 +588,7 @@ export class SwarmTorrent {
       // One peer sent the whole piece: it is the culprit. Blocks from several peers: ban on repeat offence.
       if (contributors.size === 1 || c.strikes >= 3) this.ban(c, `sent piece ${index}, which failed its SHA-1`)
     }
-    for (const p of this.peers.values()) this.fill(p)
+    this.fillAll()
   }
 
   /** Bans a peer's address from this torrent, connected or gone since (checks answer after a while). */
@@ -598,7 +606,8 @@ export class SwarmTorrent {
     for (const w of this.waiters.splice(0)) w.resolve()
   }
 
-  private fill (ps: PeerState): void {
+  /** `room`: the shared budget left in a pass over all peers (see fillAll); otherwise counted here. */
+  private fill (ps: PeerState, room?: { left: number }): void {
     const picker = this.picker
     if (picker == null || picker.complete || ps.choked || ps.has == null || ps.wire.closed || performance.now() < ps.snubbedUntil) return
     // Enough requests open to cover about half a second at the rate this peer has been sending. The rate follows
@@ -609,11 +618,13 @@ export class SwarmTorrent {
     let slots = cap - ps.inflight.size
     // Topped up in batches of a quarter of the window: a request per block read would cost a write system call each.
     if (slots <= 0 || (ps.inflight.size > 0 && slots < cap / 4)) return
-    if (ps.peerId !== this.init.serverPeerId) {
-      slots = Math.min(slots, this.sharedRoom(now))
-      if (slots <= 0) { this.starved = true; return }
+    const shared = this.sharesBudget(ps)
+    if (shared) {
+      if (this.stalled(ps, now)) return
+      const left = room?.left ?? this.sharedRoom(now)
+      if (left <= 0) { this.starved = true; return }
+      slots = Math.min(slots, left)
     }
-    ps.askedAt = now
     // A bt-ps peer is asked for runs of consecutive blocks in one request: a quarter of the messages each way. Not
     // under a downlink cap, which pays for what it read a message at a time: 64 KiB messages would let a capped
     // connection read four times as far ahead of its rate.
@@ -621,11 +632,29 @@ export class SwarmTorrent {
     let run: { index: number, begin: number, length: number } | undefined
     for (const r of picker.pick(ps, ps.has, slots, ps.inflight)) {
       ps.inflight.add(blockKey(r.index, r.begin / BLOCK_BYTES))
+      if (shared && room != null) room.left--
       if (run != null && run.index === r.index && run.begin + run.length === r.begin && run.length + r.length <= most) { run.length += r.length; continue }
       if (run != null) ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
       run = { ...r }
     }
-    if (run != null) ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
+    if (run == null) return
+    ps.wire.sendInts(MSG.request, run.index, run.begin, run.length)
+    ps.askedAt = now
+  }
+
+  /** Whether `ps`'s requests count against the shared budget: in a round (the server known), every peer but it. */
+  private sharesBudget (ps: PeerState): boolean {
+    const server = this.init.serverPeerId
+    return server != null && ps.peerId !== server
+  }
+
+  /**
+   * A peer with requests open that sent no block for STALLED_MS, nor was asked for more since. Counted from the
+   * first request to an idle peer instead, peers merely slow to answer on 2.5 Mbit/s links left the budget too
+   * soon: N = 32 took 2.36x T_min with ~4,200 retransmission timeouts, twice, against 2.16-2.18x.
+   */
+  private stalled (ps: PeerState, now: number): boolean {
+    return ps.inflight.size > 0 && now - Math.max(ps.lastBlockAt, ps.askedAt) >= STALLED_MS
   }
 
   /** Requests the peers other than the server may still be asked for, all together (see OPEN_WINDOW_S). */
@@ -634,22 +663,29 @@ export class SwarmTorrent {
     let open = 0
     for (const p of this.peers.values()) {
       rate += rateNow(p, now)
-      if (p.peerId !== this.init.serverPeerId && now - Math.max(p.lastBlockAt, p.askedAt) < STALLED_MS) open += p.inflight.size
+      if (this.sharesBudget(p) && !this.stalled(p, now)) open += p.inflight.size
     }
     return MIN_REQUESTS + Math.ceil(rate * OPEN_WINDOW_S / BLOCK_BYTES) - open
   }
 
   /**
-   * Tops up the peers in turn, from where the last pass left off, once some were refused for want of the shared
-   * budget: otherwise the peer whose block just came would take back all it freed, and the pieces only the
-   * others hold would wait.
+   * Tops up every peer, the shared budget counted once. The pass begins with the first peer the last one had to
+   * refuse, so that peers refused for want of room take turns at what frees up, and the pieces only they hold do
+   * not wait on the peers that happen to come first.
    */
-  private fillInTurn (): void {
+  private fillAll (): void {
     this.starved = false
     const all = [...this.peers.values()]
     if (all.length === 0) return
-    const from = this.turn++ % all.length
-    for (let k = 0; k < all.length; k++) this.fill(all[(from + k) % all.length])
+    const room = { left: this.sharedRoom(performance.now()) }
+    const from = this.turn % all.length
+    let refused: number | undefined
+    for (let k = 0; k < all.length; k++) {
+      const i = (from + k) % all.length
+      this.fill(all[i], room)
+      if (this.starved && refused == null) refused = i
+    }
+    this.turn = refused ?? from
   }
 
   /** Withdraws one open request (the caller settles the picker's count). */
@@ -678,7 +714,7 @@ export class SwarmTorrent {
     if (ps.has != null && this.picker != null) for (let i = 0; i < ps.has.length; i++) if (ps.has[i] === 1) this.picker.availability[i]--
     this.offers?.removePeer(ps)
     if (this.fetch?.from === ps) { this.fetch = undefined; this.fetchMetadata() }
-    if (!this.controller.signal.aborted) for (const p of this.peers.values()) this.fill(p)
+    if (!this.controller.signal.aborted) this.fillAll()
   }
 
   private onExtended (ps: PeerState, p: Buffer): void {
@@ -773,7 +809,7 @@ export class SwarmTorrent {
         this.picker?.release(ps, keys)
         ps.snubbedUntil = now + SNUB_MS
         ps.lastBlockAt = now
-        for (const p of this.peers.values()) this.fill(p)
+        this.fillAll()
       }
       if (this.ticks % 30 === 0) ps.wire.keepAlive()
       // Super-seeding: a peer held back from second copies until it passed its pieces on may have done so since.
