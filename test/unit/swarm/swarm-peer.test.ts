@@ -71,6 +71,25 @@ test('two peers and a tracker: the leecher gets the verified bytes; a wrong anno
   }
 })
 
+test('a round\'s server that goes quiet is waited for: its late block is taken, not asked for and sent again', async () => {
+  const seeder = new SwarmPeer({ announce: ['udp://127.0.0.1:1'], log: silentLogger() })
+  const leecher = new SwarmPeer({ announce: ['udp://127.0.0.1:1'], log: silentLogger() })
+  await seeder.start(); await leecher.start()
+  // Served at 1.5 KiB/s after a 64 KiB burst: the fifth 16 KiB block goes out ~11 s after the fourth, past the 8 s
+  // after which another peer's requests are withdrawn (its late block thrown away, and asked for again).
+  seeder.limitLinks(new RateLimiter(1536))
+  try {
+    const bytes = randomBytes(80 * 1024)
+    const seed = await seeder.seed(bytes, 'm.btps')
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    const got = await leecher.download(seed.magnet, { sha256, serverPeerId: seeder.peerId, directPeers: [`127.0.0.1:${seeder.port}`], signal: AbortSignal.timeout(30_000) })
+    assert.ok(Buffer.from(got.bytes).equals(bytes))
+    assert.is(seeder.uploaded(seed.infoHash), bytes.length, 'the server sent every block once')
+  } finally {
+    await leecher.stop(); await seeder.stop()
+  }
+})
+
 test('a peer that dialled in is not dialled back when the tracker lists it, nor a peer itself: one connection, kept from the start', async () => {
   const tracker = new TrackerService({ host: '127.0.0.1', port: 0, announceIntervalS: 1, log: silentLogger() })
   await tracker.start()
