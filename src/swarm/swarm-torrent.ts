@@ -642,10 +642,14 @@ export class SwarmTorrent {
     ps.askedAt = now
   }
 
+  /** Whether `ps` is the round's server (never, outside a round). */
+  private isServer (ps: PeerState): boolean {
+    return ps.peerId === this.init.serverPeerId
+  }
+
   /** Whether `ps`'s requests count against the shared budget: in a round (the server known), every peer but it. */
   private sharesBudget (ps: PeerState): boolean {
-    const server = this.init.serverPeerId
-    return server != null && ps.peerId !== server
+    return this.init.serverPeerId != null && !this.isServer(ps)
   }
 
   /**
@@ -802,7 +806,7 @@ export class SwarmTorrent {
       const r = ps.wire.inPlace
       // A peer that stops in the middle of a block being read in place holds it: it goes, and the block with it.
       if (r != null && now - r.at > SNUB_MS) { ps.wire.close('stalled in the middle of a block'); continue }
-      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS && ps.peerId !== this.init.serverPeerId) {
+      if (ps.inflight.size > 0 && now - ps.lastBlockAt > SNUB_MS && !this.isServer(ps)) {
         // Requests this peer sits on go to others (except a block it is sending in place); it gets asked again later.
         // Not the server's: it alone holds the pieces it shows, so they would only be asked of it again, and what it
         // already wrote, arriving after the cancel, is thrown away (on 2.5 Mbit/s links shared by 32 peers, its
