@@ -1,4 +1,4 @@
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
 import { BtpsError, errorMessage } from '../errors.js'
@@ -7,6 +7,7 @@ import { sleep, withTimeout } from '../abort.js'
 import { acceptOnlyFrom } from '../net/node.js'
 import type { ControlNode } from '../net/node.js'
 import { framed } from '../net/frames.js'
+import type { FramedStream } from '../net/frames.js'
 import { LOGIN_PROTOCOL, login } from '../control/login.js'
 import type { LoginResponse } from '../control/login.js'
 import { ROUND_PROTOCOL, parseRoundMessage, readRoundNotice, roundsTopic } from '../control/round.js'
@@ -38,7 +39,8 @@ export interface ServerSessionParts {
 
 /**
  * The client process's session with the job's server: dials and logs in each of its client ids (again after losing
- * the server), sends heartbeats (gossip and a direct stream; one message for all its ids), and gates round messages:
+ * the server), sends heartbeats (on one stream to the server, by gossip when that fails; one message for all its ids),
+ * and gates round messages:
  * only those signed by (or sent directly from) the server it logged in to are parsed and handed on; others are
  * logged once per peer.
  */
@@ -52,6 +54,11 @@ export class ServerSession {
   private reconnecting = false
   /** ids whose state changed since the last heartbeat went out: sent together on the next tick */
   private readonly changed = new Set<string>()
+  /** ids whose heartbeat is due and not yet sent: one heartbeat at a time goes out, with all that came due meanwhile */
+  private readonly unsent = new Set<string>()
+  private sending = false
+  /** the stream heartbeats go to the server on, kept open between them */
+  private statusStream?: { stream: Stream, lp: FramedStream }
   private readonly p: ServerSessionParts
 
   constructor (parts: ServerSessionParts) {
@@ -91,6 +98,8 @@ export class ServerSession {
 
   stop (): void {
     clearInterval(this.heartbeat)
+    void this.statusStream?.stream.close().catch(() => {})
+    this.statusStream = undefined
   }
 
   /** Dials the server until it answers, then logs in. */
@@ -164,18 +173,57 @@ export class ServerSession {
     this.changed.add(clientId)
   }
 
-  /** Sends a heartbeat now, of `clientIds` (default: all of this process's), on the status topic and straight to the server. */
+  /** Sends a heartbeat of `clientIds` (default: all of this process's) now, or after the one going out. */
   publishStatus (clientIds: readonly string[] = this.p.clientIds): void {
-    const node = this.p.node
-    const hb = encodeHeartbeats(clientIds.map(clientId => ({ clientId, ...this.p.status(clientId) })))
-    node.services.pubsub.publish(statusTopic(this.p.config.job.id), hb).catch(() => {})
+    for (const id of clientIds) this.unsent.add(id)
+    if (!this.sending) void this.sendDue()
+  }
+
+  /** Sends heartbeats while some are due, each saying the state of its ids when it leaves. */
+  private async sendDue (): Promise<void> {
+    this.sending = true
+    try {
+      while (this.unsent.size > 0 && !this.p.signal.aborted) {
+        const ids = [...this.unsent]
+        this.unsent.clear()
+        await this.deliver(encodeHeartbeats(ids.map(clientId => ({ clientId, ...this.p.status(clientId) }))))
+      }
+    } finally {
+      this.sending = false
+    }
+  }
+
+  /**
+   * To the server on the status stream, opened once and kept: a stream per heartbeat cost every client process and
+   * the server a stream negotiation each time, and gossiping every heartbeat too a signature each (together ~15% of
+   * the machine at N = 32). Gossip carries a heartbeat the stream could not, so a client whose stream fails to open
+   * still reports; the next heartbeat tries a fresh stream.
+   */
+  private async deliver (hb: Uint8Array): Promise<void> {
+    const { node, signal } = this.p
     const server = this.serverPeer
-    if (server == null) return
-    void (async () => {
-      const stream = await withTimeout(this.p.signal, 5000, async signal => await node.dialProtocol(server, STATUS_PROTOCOL, { signal }))
-      await sendHeartbeat(framed(stream), hb)
-      await stream.close()
-    })().catch((err: unknown) => { this.p.log.debug('heartbeat not delivered', { reason: errorMessage(err) }) })
+    try {
+      if (server == null) throw new BtpsError('NOT_LOGGED_IN', 'no server yet')
+      await withTimeout(signal, 5000, async signal => {
+        const s = this.statusStream ?? await this.openStatusStream(server, signal)
+        await sendHeartbeat(s.lp, hb, signal)
+      })
+    } catch (err) {
+      this.statusStream?.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      this.statusStream = undefined
+      if (signal.aborted) return
+      this.p.log.debug('heartbeat sent by gossip', { reason: errorMessage(err) })
+      node.services.pubsub.publish(statusTopic(this.p.config.job.id), hb).catch(() => {})
+    }
+  }
+
+  private async openStatusStream (server: PeerId, signal: AbortSignal): Promise<{ stream: Stream, lp: FramedStream }> {
+    const stream = await this.p.node.dialProtocol(server, STATUS_PROTOCOL, { signal })
+    const s = { stream, lp: framed(stream) }
+    // Closed or reset by the server, or gone with the connection: the next heartbeat opens another.
+    stream.addEventListener('close', () => { if (this.statusStream === s) this.statusStream = undefined })
+    this.statusStream = s
+    return s
   }
 
   private onGossip (msg: { topic: string, type: string, from?: PeerId, data: Uint8Array }): void {

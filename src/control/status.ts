@@ -3,9 +3,9 @@ import { encodeMessage } from '../net/frames.js'
 import type { FramedStream } from '../net/frames.js'
 
 /**
- * Heartbeats: a client's state and round, published on the job's status topic and also sent straight to the server
- * on `/bt-ps/status/1.0.0` (one frame per stream), because gossip alone loses a peer whose gossip stream failed to
- * open (seen with 200 clients).
+ * Heartbeats: a client's state and round, sent straight to the server on `/bt-ps/status/1.0.0` (a frame each, on a
+ * stream the client keeps open), and published on the job's status topic when that stream fails. Gossip alone lost
+ * peers whose gossip stream failed to open (seen with 200 clients).
  */
 export const STATUS_PROTOCOL = '/bt-ps/status/1.0.0'
 export const statusTopic = (jobId: string): string => `/bt-ps/${jobId}/status/1`

@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
+import type { FramedStream } from '../../net/frames.js'
 import { endStream } from '../../net/end-stream.js'
 import { parseHeartbeats } from '../../control/status.js'
 import type { Heartbeat } from '../../control/status.js'
@@ -25,12 +26,34 @@ export function applyHeartbeats (registry: ClientRegistry, peerId: string, heart
   return ignored
 }
 
-/** `/bt-ps/status/1.0.0`: a heartbeat (or a batch) on its own stream. Gossip alone loses peers whose gossip stream failed to open (seen with 200). */
+/**
+ * `/bt-ps/status/1.0.0`: heartbeats (each one, or a batch), a frame each, for as long as the client keeps the stream
+ * open; one stream per client process, not one per heartbeat. Gossip alone loses peers whose gossip stream failed to
+ * open (seen with 200 clients).
+ */
 export async function handleStatus (ctx: StatusContext, stream: Stream, conn: Connection): Promise<void> {
-  const data = await withinHeaderTime(ctx.signal, async signal => (await framed(stream).read({ signal })).subarray())
-  ctx.counted?.(data.byteLength)
-  applyHeartbeats(ctx.registry, conn.remotePeer.toString(), parseHeartbeats(data))
+  const lp = framed(stream)
+  const peer = conn.remotePeer.toString()
+  let data: Uint8Array | undefined = await withinHeaderTime(ctx.signal, async signal => (await lp.read({ signal })).subarray())
+  while (data != null) {
+    ctx.counted?.(data.byteLength)
+    applyHeartbeats(ctx.registry, peer, parseHeartbeats(data))
+    data = await nextFrame(lp, ctx.signal)
+  }
   await endStream(stream)
+}
+
+/**
+ * The next frame, or undefined once the stream is over: closed by the peer, reset, its connection gone, or the
+ * server stopping. A client that goes away is not an error; a frame over the size limit is.
+ */
+async function nextFrame (lp: FramedStream, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  try {
+    return (await lp.read({ signal })).subarray()
+  } catch (err) {
+    if ((err as Error).name.startsWith('InvalidDataLength')) throw err
+    return undefined
+  }
 }
 
 /** A heartbeat or a batch from the status topic (`from` is its signer); a malformed one is dropped whole with a warning. */

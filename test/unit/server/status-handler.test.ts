@@ -48,11 +48,45 @@ test('10,000 identities of one process report on one status stream over a real l
     const stream = await proc.dialProtocol(server.getMultiaddrs()[0], STATUS_PROTOCOL)
     const batch = encodeHeartbeats(ids.map((clientId, i) => ({ clientId, state: 'training', round: 5, held: 1, uploaded: i })))
     await sendHeartbeat(framed(stream), batch)
-    await handled
     await stream.close()
+    await handled
     assert.ok(batch.byteLength > 10 * MAX_CONTROL_FRAME_BYTES, `a ${batch.byteLength}-byte frame, far past the control frames' limit`)
     assert.equal(registry.eligible(() => true).length, ids.length)
     assert.ok(ids.every((id, i) => registry.get(id)?.state === 'training' && registry.get(id)?.uploaded === i))
+  } finally {
+    controller.abort()
+    await proc.stop(); await server.stop()
+  }
+})
+
+test('heartbeats on one kept stream each update the registry; the handler ends when the client closes it', async () => {
+  const server = await createControlNode({ host: '127.0.0.1', port: 0 })
+  const proc = await createControlNode({ host: '127.0.0.1', port: 0 })
+  const controller = new AbortController()
+  try {
+    const registry = new ClientRegistry({ partitions: 2, staleMs: 10_000, maxIdsPerPeer: 2 })
+    for (const id of ['a', 'b']) assert.ok(registry.login(id, proc.peerId.toString(), 'wasm').ok)
+    let ended = false
+    const handled = new Promise<void>((resolve, reject) => {
+      void server.handle(STATUS_PROTOCOL, async (stream, conn) => { await handleStatus({ registry, signal: controller.signal }, stream, conn).then(() => { ended = true; resolve() }, reject) })
+    })
+    await new Promise(resolve => setImmediate(resolve))
+    const stream = await proc.dialProtocol(server.getMultiaddrs()[0], STATUS_PROTOCOL)
+    const lp = framed(stream)
+    const seen = async (id: string, state: string): Promise<void> => {
+      for (let i = 0; i < 200 && registry.get(id)?.state !== state; i++) await new Promise(resolve => setTimeout(resolve, 10))
+      assert.is(registry.get(id)?.state, state, `${id} is ${state}`)
+    }
+    await sendHeartbeat(lp, encodeHeartbeats([{ clientId: 'a', state: 'downloading', round: 1, held: 0.5 }, { clientId: 'b', state: 'downloading', round: 1 }]))
+    await seen('a', 'downloading')
+    await sendHeartbeat(lp, encodeHeartbeats([{ clientId: 'a', state: 'training', round: 1, held: 1 }]))
+    await seen('a', 'training')
+    await sendHeartbeat(lp, encodeHeartbeats([{ clientId: 'b', state: 'uploading', round: 1 }]))
+    await seen('b', 'uploading')
+    assert.is(registry.get('a')?.held, 1)
+    assert.not.ok(ended, 'the stream stays open between heartbeats')
+    await stream.close()
+    await handled
   } finally {
     controller.abort()
     await proc.stop(); await server.stop()
