@@ -52,10 +52,9 @@ export class ServerSession {
   private readonly impostors = new Set<string>()
   private heartbeat?: NodeJS.Timeout
   private reconnecting = false
-  /** ids whose state changed since the last heartbeat went out: sent together on the next tick */
-  private readonly changed = new Set<string>()
   /** ids whose heartbeat is due and not yet sent: one heartbeat at a time goes out, with all that came due meanwhile */
   private readonly unsent = new Set<string>()
+  /** a heartbeat is going out, or one is due on the next tick */
   private sending = false
   /** the stream heartbeats go to the server on, kept open between them */
   private statusStream?: { stream: Stream, lp: FramedStream }
@@ -163,14 +162,10 @@ export class ServerSession {
 
   /** A client id's state changed: its heartbeat goes out on the next tick, with those of the others that changed meanwhile. */
   statusChanged (clientId: string): void {
-    if (this.changed.size === 0) {
-      setImmediate(() => {
-        const ids = [...this.changed]
-        this.changed.clear()
-        if (!this.p.signal.aborted) this.publishStatus(ids)
-      })
-    }
-    this.changed.add(clientId)
+    this.unsent.add(clientId)
+    if (this.sending) return
+    this.sending = true
+    setImmediate(() => { void this.sendDue() })
   }
 
   /** Sends a heartbeat of `clientIds` (default: all of this process's) now, or after the one going out. */
