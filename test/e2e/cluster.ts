@@ -8,6 +8,8 @@ import { loadPsk } from '../../src/net/psk.js'
 import { scrapeMetrics } from '../support/metrics.js'
 import type { Scrape } from '../support/metrics.js'
 
+export { until } from '../support/until.js'
+
 export interface Cluster {
   dir: string
   trackerUdp: string
@@ -110,17 +112,6 @@ export async function startCluster (opts: { clients: number, jobClients?: number
 export function startFaultPeer (cluster: Cluster, name: string, script: string, args: string[]): RoleProcess {
   return startRole(name, ['--psk', join(cluster.dir, 'swarm.key'), '--server', cluster.serverAddr, ...args], join(cluster.dir, `${name}.log`),
     { script: join(process.cwd(), 'test', 'faults', script), env: { ...process.env, NODE_OPTIONS: '--import tsx' } })
-}
-
-/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
-export async function until<T> (what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
 }
 
 /** A TCP port that was free a moment ago (for tools that cannot take port 0). */

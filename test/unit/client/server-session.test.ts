@@ -10,14 +10,7 @@ import { STATUS_PROTOCOL, statusTopic } from '../../../src/control/status.js'
 import { ClientRegistry } from '../../../src/server/client-registry.js'
 import { handleHeartbeatGossip, handleStatus } from '../../../src/server/handlers/status.js'
 import { ServerSession } from '../../../src/client/server-session.js'
-
-async function until (what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
+import { until } from '../../support/until.js'
 
 test('heartbeats go to the server on one kept stream, by gossip while no stream opens, and on a new stream after that', async () => {
   const server = await createControlNode({ host: '127.0.0.1', port: 0 })
@@ -53,25 +46,25 @@ test('heartbeats go to the server on one kept stream, by gossip while no stream 
     const session = new ServerSession({ config, clientIds: ['c1'], node: client, log, signal: controller.signal, backend: () => 'wasm', status: () => ({ state, round: 0 }), onLogin: () => ({}), onRound: () => {} })
     await session.start()
     try {
-      await until('ten heartbeats', () => frames >= 10)
+      await until('ten heartbeats', async () => frames >= 10 ? true : undefined, 10_000)
       assert.is(streams.length, 1, 'every heartbeat on the one stream')
       assert.is(gossiped, 0, 'none gossiped while the stream works')
       state = 'training'
-      await until('the new state at the server', () => registry.get('c1')?.state === 'training')
+      await until('the new state at the server', async () => registry.get('c1')?.state === 'training' ? true : undefined, 10_000)
 
       // The server stops taking status streams and ends the open one: heartbeats go by gossip meanwhile.
       await server.unhandle(STATUS_PROTOCOL)
       streams[0].abort(new Error('server ends the status stream'))
       state = 'idle'
-      await until('a gossiped heartbeat', () => gossiped >= 2)
+      await until('a gossiped heartbeat', async () => gossiped >= 2 ? true : undefined, 10_000)
       assert.is(registry.get('c1')?.state, 'idle', 'gossip carried the new state')
 
       // Taking them again: the next heartbeat opens one new stream, and gossip stops.
       await server.handle(STATUS_PROTOCOL, status)
-      await until('a second stream', () => streams.length === 2)
+      await until('a second stream', async () => streams.length === 2 ? true : undefined, 10_000)
       const since = gossiped
       const framesBefore = frames
-      await until('five heartbeats on it', () => frames >= framesBefore + 5)
+      await until('five heartbeats on it', async () => frames >= framesBefore + 5 ? true : undefined, 10_000)
       assert.is(streams.length, 2)
       assert.ok(gossiped <= since + 1, `gossip stopped once the stream was back (${gossiped - since} more)`)
     } finally {

@@ -6,6 +6,7 @@ import { createLogger } from '../../../src/logger.js'
 import { STATUS_PROTOCOL, encodeHeartbeats, sendHeartbeat } from '../../../src/control/status.js'
 import { ClientRegistry } from '../../../src/server/client-registry.js'
 import { handleHeartbeatGossip, handleStatus } from '../../../src/server/handlers/status.js'
+import { until } from '../../support/until.js'
 
 const t0 = Date.now()
 
@@ -73,10 +74,7 @@ test('heartbeats on one kept stream each update the registry; the handler ends w
     await new Promise(resolve => setImmediate(resolve))
     const stream = await proc.dialProtocol(server.getMultiaddrs()[0], STATUS_PROTOCOL)
     const lp = framed(stream)
-    const seen = async (id: string, state: string): Promise<void> => {
-      for (let i = 0; i < 200 && registry.get(id)?.state !== state; i++) await new Promise(resolve => setTimeout(resolve, 10))
-      assert.is(registry.get(id)?.state, state, `${id} is ${state}`)
-    }
+    const seen = async (id: string, state: string): Promise<void> => { await until(`${id} ${state}`, async () => registry.get(id)?.state === state ? true : undefined, 5000) }
     await sendHeartbeat(lp, encodeHeartbeats([{ clientId: 'a', state: 'downloading', round: 1, held: 0.5 }, { clientId: 'b', state: 'downloading', round: 1 }]))
     await seen('a', 'downloading')
     await sendHeartbeat(lp, encodeHeartbeats([{ clientId: 'a', state: 'training', round: 1, held: 1 }]))
