@@ -19,7 +19,14 @@ export class InvalidInputError extends BtpsError {
 }
 
 export function errorMessage (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  if (err instanceof Error) return err.message
+  // libp2p rejects a write to a stream that closed meanwhile with the close event itself ("[object Event]").
+  if (err instanceof Event) {
+    const { error, local } = err as Event & { error?: unknown, local?: boolean }
+    const what = err.type === 'close' ? `stream closed ${local === true ? 'here' : local === false ? 'by the peer' : ''}`.trimEnd() : `${err.type} event`
+    return error != null ? `${what}: ${errorMessage(error)}` : what
+  }
+  return String(err)
 }
 
 export function isCode (err: unknown, code: string): boolean {

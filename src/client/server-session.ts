@@ -204,7 +204,7 @@ export class ServerSession {
         await sendHeartbeat(s.lp, hb, signal)
       })
     } catch (err) {
-      this.statusStream?.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      this.statusStream?.stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
       this.statusStream = undefined
       if (signal.aborted) return
       this.p.log.debug('heartbeat sent by gossip', { reason: errorMessage(err) })

@@ -225,7 +225,7 @@ export class ParameterServer {
         await fn(stream, conn)
       } catch (err) {
         log.warn(`${name}: dropped stream`, { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
       }
     }
     const intake = (): RoundRunner['intake'] => runner.intake

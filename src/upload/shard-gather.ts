@@ -137,7 +137,7 @@ async function fromOwner (ctx: { open: Open, signal: AbortSignal }, plan: Gather
     return outcome
   } catch (err) {
     // An owner that stalls must not hold the stream (nor a close waiting on it).
-    lp.unwrap().abort(err instanceof Error ? err : new Error(String(err)))
+    lp.unwrap().abort(err instanceof Error ? err : new Error(errorMessage(err)))
     throw err
   }
 }
@@ -180,7 +180,7 @@ async function fromContributors (ctx: { open: Open, signal: AbortSignal }, plan:
       try {
         await fetchShard(lp, { jobId: plan.jobId, round: plan.round, shard: s }, values, { signal: ctx.signal, idleMs: plan.waitMs, onValues: v => { digest.update(v) } })
       } catch (err) {
-        lp.unwrap().abort(err instanceof Error ? err : new Error(String(err)))
+        lp.unwrap().abort(err instanceof Error ? err : new Error(errorMessage(err)))
         throw err
       }
       await lp.unwrap().close().catch(() => {})

@@ -82,7 +82,7 @@ export class UploadPeer {
         await stream.close()
       } catch (err) {
         this.log.warn(`${name}: dropped stream`, { peer: conn.remotePeer.toString(), reason: errorMessage(err) })
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream.abort(err instanceof Error ? err : new Error(errorMessage(err)))
       }
     }
     // Per connection: a contributor sends one shard to each owner per round (a resend may overlap); the server asks an
