@@ -96,7 +96,7 @@ export const SCHEMA = {
     backend: { type: 'enum', default: 'auto', values: BACKENDS, help: 'tfjs backend for training' },
     heartbeat_s: { type: 'number', default: 2, min: 0.1, max: 600, help: 'status heartbeat interval' },
     metrics_port: { type: 'int', default: -1, min: -1, max: 65535, help: 'serve Prometheus metrics at GET /metrics on this port, on client.host (0: a free port, named in the ready line; -1: none)' },
-    swarm_fallback_s: { type: 'number', default: 20, min: 1, max: 86400, help: 'transfer: bt: after this long with no model bytes from the swarm (seed slots flooded, a port blocked), fetch the model from the server directly' },
+    swarm_fallback_s: { type: 'number', default: 20, min: 1, max: 86400, help: 'transfer: bt: after this long with no model bytes from the swarm and no piece newly announced by a peer (no peer reachable, a port blocked), or five times as long without a byte, fetch the model from the server directly' },
     key_file: { type: 'string', default: '', help: 'file holding the client\'s libp2p key (made, mode 0600, when missing): the server binds the client id to this key, and the default id is derived from it (empty: a new key each start)' }
   },
   log: {

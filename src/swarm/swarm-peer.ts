@@ -202,6 +202,11 @@ export class SwarmPeer {
     return this.torrents.get(infoHash)?.downloaded ?? 0
   }
 
+  /** Pieces of one torrent its peers announced holding so far (each counted once per peer). */
+  announced (infoHash: string): number {
+    return this.torrents.get(infoHash)?.announced ?? 0
+  }
+
   /** Bytes of one torrent this peer copied from pieces it held, instead of downloading them. */
   reused (infoHash: string): number {
     return this.torrents.get(infoHash)?.reused ?? 0

@@ -140,6 +140,8 @@ export class SwarmTorrent {
   meta?: Metainfo
   uploaded = 0
   downloaded = 0
+  /** pieces the peers announced holding (a piece counts once per peer): news of a swarm at work */
+  announced = 0
   /** bytes copied from pieces this peer already held (see HeldPieces) */
   reused = 0
   hashFailures = 0
@@ -403,6 +405,7 @@ export class SwarmTorrent {
   private peerHas (ps: PeerState, index: number): boolean {
     if (ps.has![index] === 1) return false
     ps.has![index] = 1
+    this.announced++
     this.picker!.availability[index]++
     for (const freed of this.offers?.peerHas(ps, index) ?? []) this.showOffers(freed)
     return true
