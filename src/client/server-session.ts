@@ -143,9 +143,13 @@ export class ServerSession {
   private async login (conn: Connection, clientId: string, listenPort: number): Promise<void> {
     const { log, signal } = this.p
     let res
+    let taken: { samples?: number } | undefined
     for (;;) {
       const stream = await conn.newStream(LOGIN_PROTOCOL, { signal })
       res = await login(framed(stream), { clientId, backend: this.p.backend(), ...(listenPort > 0 ? { listenPort } : {}) }, signal)
+      // Taken in before the stream closes: once it has, the server may send the open round's notice, which this
+      // id must then not take for a round it already had.
+      if (res.ok && res.jobId === this.p.config.job.id) taken = this.p.onLogin(clientId, res)
       await stream.close().catch(() => {})
       // A refusal that may lift (this id's previous key still within its heartbeat window, e.g. right after a restart).
       if (res.ok || res.retryAfterS == null) break
@@ -154,7 +158,7 @@ export class ServerSession {
     }
     if (!res.ok) throw new BtpsError('LOGIN_REFUSED', `server refused login of ${clientId}: ${res.reason}`)
     if (res.jobId !== this.p.config.job.id) throw new BtpsError('LOGIN_REFUSED', `server runs job ${res.jobId}, not ${this.p.config.job.id}`)
-    const { samples } = this.p.onLogin(clientId, res)
+    const { samples } = taken ?? {}
     const line = { client: clientId, server: this.serverPeer?.toString(), partition: res.partition, samples, round: res.round }
     if (this.p.clientIds.length > 1) log.debug('logged in', line)
     else log.info('logged in', line)

@@ -20,3 +20,9 @@ export async function endStream (stream: Stream, graceMs = END_GRACE_MS): Promis
   timer.unref()
   stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
 }
+
+/** Resolves once both ends of `stream` are closed (or it was reset or aborted). */
+export async function streamClosed (stream: Stream): Promise<void> {
+  if (stream.status !== 'open' && stream.status !== 'closing') return
+  await new Promise<void>(resolve => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
+}

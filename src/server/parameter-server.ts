@@ -231,7 +231,7 @@ export class ParameterServer {
     const intake = (): RoundRunner['intake'] => runner.intake
     const checkpoints = this.need(this.checkpoints)
     const bindings = this.bindingsSave = new ThrottledSave(() => { checkpoints.saveClients(registry.bindings()) }, (err) => { log.error('client bindings not saved', { reason: errorMessage(err) }) })
-    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal, bound: () => { bindings.request() } }
+    const login = { registry, job: { id: this.config.job.id, clients: this.config.job.clients }, round: () => this.record.round, log, signal, bound: () => { bindings.request() }, loggedIn: (clientId: string) => { runner.loggedIn(clientId) } }
     const model = { registry, round: () => ({ intake: runner.intake, blob: runner.modelBlob }), countEgress: (n: number) => { runner.countEgress(n) }, limiter: this.uploadLimiter, signal }
     const sizes = this.partitionSizes
     const weight = (clientId: string): number => sizes[registry.get(clientId)?.partition ?? -1] ?? 1

@@ -267,6 +267,17 @@ export class RoundRunner {
   }
 
   /**
+   * A client that logs in while a round it was selected for is open (its connection broke, and with it its task)
+   * gets the round's announcement on a direct stream: gossip alone may never reach it again (see notify), and the
+   * round would wait for it to its deadline.
+   */
+  loggedIn (clientId: string): void {
+    const { intake, announcement } = this
+    if (intake == null || intake.closed || announcement?.round !== intake.round || !intake.selected.has(clientId) || intake.accepted.includes(clientId)) return
+    this.notify([clientId], announcement)
+  }
+
+  /**
    * Sends a round message straight to each of `clientIds` too. Gossip alone can lose a peer for good: gossipsub
    * does not re-open an outbound stream that failed to open or closed, and drops what it would send there.
    */

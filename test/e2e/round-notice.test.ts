@@ -41,4 +41,37 @@ test('a selected client that gets no gossip still receives its round announcemen
   }
 })
 
+test('a selected client that logs in again during the round (its connection broke) gets the announcement again directly', async () => {
+  const [cluster, close] = await startCluster({ clients: 0, jobClients: 1, jobFlags: ['--job.task', 'distribute', '--job.model_mb', '1', '--round-timeout', '60'] })
+  const peer = await createControlNode({ host: '127.0.0.1', port: 0, psk: loadPsk(join(cluster.dir, 'swarm.key'), { create: false }) })
+  let ok = false
+  try {
+    const received: RoundMessage[] = []
+    await peer.handle(ROUND_PROTOCOL, async (stream) => {
+      received.push(parseRoundMessage(await readRoundNotice(framed(stream))))
+      await stream.close()
+    })
+    const logIn = async (): Promise<void> => {
+      const conn = await peer.dial(multiaddr(cluster.serverAddr))
+      assert.is((await login(framed(await conn.newStream(LOGIN_PROTOCOL)), { clientId: 'quiet', backend: 'none' })).ok, true)
+    }
+    await logIn()
+    peer.services.pubsub.subscribe(roundsTopic('mnist'))
+    await until('client eligible', async () => (await cluster.admin.status()).clients.some(c => c.online) ? true : undefined)
+    await cluster.admin.startRounds(1)
+    await until('first announcement', async () => received.some(m => m.type === 'round') ? true : undefined, 15_000)
+    await peer.hangUp(multiaddr(cluster.serverAddr))
+    await until('the server sees the client gone', async () => (await cluster.admin.status()).clients.some(c => c.online) ? undefined : true, 15_000)
+    await logIn()
+    await until('announcement after the new login', async () => received.filter(m => m.type === 'round').length >= 2 ? true : undefined, 10_000)
+    const again = received.filter(m => m.type === 'round')[1]
+    assert.ok(again.type === 'round' && again.round === 1 && again.selected.includes('quiet'), JSON.stringify(again))
+    assert.is((await cluster.admin.status()).results.length, 0, 'the round is still open')
+    ok = true
+  } finally {
+    await peer.stop()
+    await close(!ok)
+  }
+})
+
 test.run()

@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Logger } from '../../logger.js'
 import { framed } from '../../net/frames.js'
-import { endStream } from '../../net/end-stream.js'
+import { endStream, streamClosed } from '../../net/end-stream.js'
 import { answerLogin, readLoginRequest } from '../../control/login.js'
 import type { ClientRegistry } from '../client-registry.js'
 import { dialAddress } from '../../upload/round-peers.js'
@@ -16,6 +16,8 @@ export interface LoginContext {
   signal: AbortSignal
   /** after a login that bound an id to a key: the bindings are saved beside the checkpoint */
   bound: () => void
+  /** after a login was answered and both ends of its stream closed (the client has taken in the answer) */
+  loggedIn?: (clientId: string) => void
 }
 
 /** `/bt-ps/login/1.0.0`: admits a client to a data partition, or refuses (id bound to another key, full job) saying why. */
@@ -36,4 +38,8 @@ export async function handleLogin (ctx: LoginContext, stream: Stream, conn: Conn
     await answerLogin(lp, { ok: true, jobId: ctx.job.id, partition: entry.partition, partitions: ctx.job.clients, round: ctx.round() })
   }
   await endStream(stream)
+  if (!outcome.ok || ctx.loggedIn == null) return
+  // The client closes its end once it has taken in the answer (or endStream resets it after its grace).
+  await streamClosed(stream)
+  ctx.loggedIn(req.clientId)
 }
